@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and benchmarking tollgate needs, and the
+# npm packages of the integration tests. Idempotent: skips what is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  cmake ninja-build g++ make pkg-config
+  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcli11-dev libyaml-cpp-dev libexpected-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js runs the SDK and integration tests. Any Node >= 18 will do; only install Debian's if
+# there is none, so a machine's newer Node is left alone.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages of the integration tests, reinstalled only when the lock file changed.
+if [ -f tests/integration/package-lock.json ]; then
+  stamp=tests/integration/node_modules/.tollgate-lock
+  if [ ! -f "$stamp" ] || ! cmp -s tests/integration/package-lock.json "$stamp"; then
+    echo "deps: npm ci in tests/integration"
+    (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/integration/package-lock.json "$stamp"
+  fi
+fi
+echo "deps: ok"

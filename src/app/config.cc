@@ -1,0 +1,134 @@
+#include "app/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace tollgate {
+
+void AddServeOptions(CLI::App& serve, ServeConfig& c) {
+  serve.add_option("--config", c.config_file, "YAML file with any of these settings (keys as the flag names)")
+      ->envname("TOLLGATE_CONFIG");
+  serve.add_option("--listen", c.listen, "address:port to listen on (port 0 picks a free one)")
+      ->envname("TOLLGATE_LISTEN")->capture_default_str();
+  serve.add_option("--store", c.store, "store URL: sqlite://<path>")
+      ->envname("TOLLGATE_STORE")->capture_default_str();
+  serve.add_option("--workers", c.workers, "worker threads, each with its own event loop (0 = one per core)")
+      ->envname("TOLLGATE_WORKERS")->check(CLI::Range(0, 256))->capture_default_str();
+  serve.add_option("--max-body-bytes", c.max_body_bytes, "largest request body accepted (413 above)")
+      ->envname("TOLLGATE_MAX_BODY_BYTES")->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20))->capture_default_str();
+  serve.add_option("--max-header-bytes", c.max_header_bytes, "largest request header block accepted (431 above)")
+      ->envname("TOLLGATE_MAX_HEADER_BYTES")->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 20))->capture_default_str();
+  serve.add_option("--header-timeout-ms", c.header_timeout_ms, "time a client has to send a request's headers")
+      ->envname("TOLLGATE_HEADER_TIMEOUT_MS")->check(CLI::Range(100, 600'000))->capture_default_str();
+  serve.add_option("--body-timeout-ms", c.body_timeout_ms, "time a client has to send a request's body")
+      ->envname("TOLLGATE_BODY_TIMEOUT_MS")->check(CLI::Range(100, 600'000))->capture_default_str();
+  serve.add_option("--idle-timeout-ms", c.idle_timeout_ms, "how long an idle keep-alive connection stays open")
+      ->envname("TOLLGATE_IDLE_TIMEOUT_MS")->check(CLI::Range(100, 3'600'000))->capture_default_str();
+  serve.add_option("--max-connections", c.max_connections, "open connections accepted at once")
+      ->envname("TOLLGATE_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
+  serve.add_option("--shutdown-timeout-ms", c.shutdown_timeout_ms, "on SIGTERM, how long in-flight requests may take")
+      ->envname("TOLLGATE_SHUTDOWN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+  serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->envname("TOLLGATE_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
+  serve.footer(
+      "Environment: every flag also reads TOLLGATE_<FLAG> (e.g. TOLLGATE_LISTEN), and TOLLGATE_ROOT_KEY\n"
+      "supplies a root key instead of generating one. Precedence: flag > environment > --config file > default.");
+}
+
+Status ApplyConfigText(CLI::App& serve, const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return Fail(Error::InvalidInput(origin + ": not valid YAML: " + e.what()));
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return Fail(Error::InvalidInput(origin + ": the top level must be a mapping of setting: value"));
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    if (key == "config") return Fail(Error::InvalidInput(origin + ": 'config' cannot be set inside a config file"));
+    CLI::Option* option = nullptr;
+    try {
+      option = serve.get_option("--" + key);
+    } catch (const CLI::OptionNotFound&) {
+      return Fail(Error::InvalidInput(origin + ": unknown setting '" + key + "'; see tollgate serve --help"));
+    }
+    if (!entry.second.IsScalar()) {
+      return Fail(Error::InvalidInput(origin + ": setting '" + key + "' must be a single value"));
+    }
+    try {
+      option->default_val(entry.second.as<std::string>());
+    } catch (const CLI::Error& e) {
+      return Fail(Error::InvalidInput(origin + ": setting '" + key + "': " + e.what()));
+    }
+  }
+  return {};
+}
+
+Status ApplyConfigFile(CLI::App& serve, int argc, const char* const* argv) {
+  std::string path;
+  if (const char* env = std::getenv("TOLLGATE_CONFIG")) path = env;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) path = argv[i + 1];
+    if (arg.starts_with("--config=")) path = std::string(arg.substr(9));
+  }
+  if (path.empty()) return {};
+  std::ifstream file(path);
+  if (!file) return Fail(Error::InvalidInput("cannot read the config file '" + path + "'"));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ApplyConfigText(serve, text.str(), path);
+}
+
+Result<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Fail(Error::InvalidInput("--listen '" + listen + "' must be address:port, e.g. 127.0.0.1:8080"));
+  }
+  std::string host = listen.substr(0, colon);
+  const std::string port_text = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  char* end = nullptr;
+  const long port = std::strtol(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
+    return Fail(Error::InvalidInput("--listen '" + listen + "': the port must be a number from 0 to 65535"));
+  }
+  return std::make_pair(host, static_cast<unsigned short>(port));
+}
+
+Result<std::string> SqlitePathFromUrl(const std::string& url) {
+  constexpr std::string_view kScheme = "sqlite://";
+  if (url.starts_with(kScheme)) {
+    std::string path = url.substr(kScheme.size());
+    if (path.empty()) return Fail(Error::InvalidInput("--store '" + url + "' names no file"));
+    return path;
+  }
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    return Fail(Error::InvalidInput("--store: PostgreSQL is not available in this build yet; use sqlite://<path>"));
+  }
+  return Fail(Error::InvalidInput("--store '" + url + "' is not a store URL; use sqlite://<path>, e.g. sqlite://./data/tollgate.db"));
+}
+
+Result<ServerOptions> ToServerOptions(const ServeConfig& config) {
+  auto listen = ParseListen(config.listen);
+  if (!listen) return Fail(listen.error());
+  ServerOptions options;
+  options.address = listen->first;
+  options.port = listen->second;
+  options.workers = config.workers;
+  options.max_body_bytes = config.max_body_bytes;
+  options.max_header_bytes = config.max_header_bytes;
+  options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  options.max_connections = config.max_connections;
+  return options;
+}
+
+}  // namespace tollgate

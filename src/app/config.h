@@ -1,0 +1,47 @@
+// `tollgate serve` settings. Each comes, in order of precedence, from a flag, a TOLLGATE_*
+// environment variable, the YAML file named by --config (or TOLLGATE_CONFIG), or its default.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "common/result.h"
+#include "http/server.h"
+
+namespace tollgate {
+
+struct ServeConfig {
+  std::string config_file;
+  std::string listen = "127.0.0.1:8080";
+  std::string store = "sqlite://./data/tollgate.db";
+  int workers = 0;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_header_bytes = 16 << 10;
+  int header_timeout_ms = 10'000;
+  int body_timeout_ms = 30'000;
+  int idle_timeout_ms = 60'000;
+  std::size_t max_connections = 10'000;
+  int shutdown_timeout_ms = 4'000;
+  std::string log_level = "info";
+  // Only from the environment, so it never shows in `ps` or shell history.
+  std::string root_key;
+};
+
+// Declares the serve options on `serve` (flags + environment names) bound to `config`.
+void AddServeOptions(CLI::App& serve, ServeConfig& config);
+
+// Applies the YAML file, if one is named in argv or TOLLGATE_CONFIG, as the options' defaults,
+// so that flags and environment variables still win. Call before parsing.
+Status ApplyConfigFile(CLI::App& serve, int argc, const char* const* argv);
+// Same, from a YAML document's text (for tests).
+Status ApplyConfigText(CLI::App& serve, const std::string& yaml_text, const std::string& origin);
+
+// "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces) -> address and port.
+Result<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen);
+// "sqlite://./data/tollgate.db" -> "./data/tollgate.db"; other schemes are refused with a reason.
+Result<std::string> SqlitePathFromUrl(const std::string& url);
+Result<ServerOptions> ToServerOptions(const ServeConfig& config);
+
+}  // namespace tollgate

@@ -1,0 +1,87 @@
+#include <utility>  // before Boost, see DESIGN.md
+
+#include "app/serve.h"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/root_key_service.h"
+#include "events/inprocess/in_process_event_bus.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "keys/key_service.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace tollgate {
+
+int RunServe(const ServeConfig& config) {
+  auto logger = spdlog::stderr_color_mt("tollgate");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  auto fail = [](const Error& error) {
+    spdlog::critical("cannot start: {}", error.detail);
+    return 1;
+  };
+  auto server_options = ToServerOptions(config);
+  if (!server_options) return fail(server_options.error());
+
+  // SIGTERM/SIGINT are waited for on this thread's io_context, registered before anything slow
+  // so an early signal is not lost.
+  boost::asio::io_context signals_ioc(1);
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+
+  auto sqlite_path = SqlitePathFromUrl(config.store);
+  if (!sqlite_path) return fail(sqlite_path.error());
+  auto store = SqliteStore::Open(*sqlite_path);
+  if (!store) return fail(store.error());
+  SystemClock clock;
+  InProcessEventBus events;
+
+  auto root_keys = RootKeyService::Create(**store, clock);
+  if (!root_keys) return fail(root_keys.error());
+  auto bootstrap = (*root_keys)->Bootstrap(config.root_key);
+  if (!bootstrap) return fail(bootstrap.error());
+  if (*bootstrap) {
+    // The only time a root key's plaintext leaves the process: on stdout, never in the log.
+    std::cout << "tollgate: created the first root key. It is shown once; store it now:\n"
+              << "TOLLGATE_ROOT_KEY=" << **bootstrap << std::endl;
+  }
+  auto keys = KeyService::Create(**store, events, clock);
+  if (!keys) return fail(keys.error());
+
+  Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
+  AddApiRoutes(router, **keys);
+  AddKeyRoutes(router, **keys);
+  AddRootKeyRoutes(router, **root_keys);
+  AddHealthRoutes(router, [&store]() -> std::string { return (*store)->Ping() ? "" : "store"; });
+
+  auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });
+  if (!server) return fail(server.error());
+  spdlog::info("listening on {}:{} with {} keys cached, store {}", server_options->address, (*server)->port(),
+               (*keys)->cache().Size(), config.store);
+
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing in-flight requests, then exiting", signal);
+    (*server)->Shutdown(std::chrono::milliseconds(config.shutdown_timeout_ms));
+  });
+  signals_ioc.run();
+  (*server)->Wait();
+  // Everything the services wrote went through to the store synchronously; closing it
+  // checkpoints the WAL.
+  server->reset();
+  store->reset();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,43 @@
+#include "common/calendar.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tollgate {
+
+namespace chr = std::chrono;
+
+CivilDate ToCivil(UnixMillis t) {
+  const auto days = chr::floor<chr::days>(chr::sys_time<chr::milliseconds>(chr::milliseconds(t)));
+  const chr::year_month_day ymd{days};
+  return {static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+          static_cast<unsigned>(ymd.day())};
+}
+
+UnixMillis FromCivil(CivilDate date) {
+  const chr::year_month_day ymd{chr::year(date.year), chr::month(date.month), chr::day(date.day)};
+  const chr::sys_days days{ymd};
+  return chr::duration_cast<chr::milliseconds>(days.time_since_epoch()).count();
+}
+
+UnixMillis StartOfDay(UnixMillis t) {
+  const UnixMillis day = (t >= 0 ? t / kMillisPerDay : (t - kMillisPerDay + 1) / kMillisPerDay);
+  return day * kMillisPerDay;
+}
+
+unsigned DaysInMonth(int year, unsigned month) {
+  const chr::year_month_day_last last{chr::year(year) / chr::month(month) / chr::last};
+  return static_cast<unsigned>(last.day());
+}
+
+UnixMillis LastMonthlyBoundary(UnixMillis t, unsigned day_of_month) {
+  const CivilDate now = ToCivil(t);
+  const unsigned this_day = std::min(day_of_month, DaysInMonth(now.year, now.month));
+  const UnixMillis this_month = FromCivil({now.year, now.month, this_day});
+  if (this_month <= t) return this_month;
+  const int year = now.month == 1 ? now.year - 1 : now.year;
+  const unsigned month = now.month == 1 ? 12 : now.month - 1;
+  return FromCivil({year, month, std::min(day_of_month, DaysInMonth(year, month))});
+}
+
+}  // namespace tollgate

@@ -1,0 +1,26 @@
+// JSON <-> key domain values, with field names as the Unkey v2 API spells them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http/field_reader.h"
+#include "keys/key_service.h"
+
+namespace tollgate {
+
+// KeyResponseData of Unkey v2.
+nlohmann::json KeyToJson(const Key& key, const std::optional<Identity>& identity);
+nlohmann::json CreditsToJson(const std::optional<Credits>& credits);
+nlohmann::json IdentityToJson(const Identity& identity);
+nlohmann::json RateLimitsToJson(const std::vector<RateLimitConfig>& limits);
+
+// Parsers record problems in `reader`'s error list and return what they could read.
+std::optional<Credits> ReadCredits(const nlohmann::json& object, const std::string& location, FieldReader& reader);
+std::vector<RateLimitConfig> ReadRateLimits(const nlohmann::json& array, const std::string& location,
+                                            FieldReader& reader);
+
+}  // namespace tollgate

@@ -1,0 +1,121 @@
+#include "http/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include "auth/scope.h"
+#include "http/envelope.h"
+
+namespace tollgate {
+namespace {
+
+bool IsJsonContentType(std::string_view content_type) {
+  const auto semicolon = content_type.find(';');
+  std::string_view media = content_type.substr(0, semicolon);
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  if (media.size() != 16) return false;
+  constexpr std::string_view kJson = "application/json";
+  for (std::size_t i = 0; i < media.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(media[i])) != kJson[i]) return false;
+  }
+  return true;
+}
+
+// "Bearer <secret>" (scheme case-insensitive) -> secret; empty when absent or malformed.
+std::string_view BearerToken(std::string_view header) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return {};
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return {};
+  }
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
+}  // namespace
+
+std::string DumpJson(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Status RequireScope(const RootKey& root_key, const std::string& scope) {
+  if (ScopesAllow(root_key.permissions, scope)) return {};
+  return Fail(Error{ErrorCode::kForbidden, "this root key lacks the permission '" + scope + "'", {}});
+}
+
+void Router::AddRpc(std::string path, RpcHandler handler) {
+  routes_[std::move(path)] = Route{"POST", std::move(handler), {}};
+}
+
+void Router::AddPlain(std::string method, std::string path, PlainHandler handler) {
+  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler)};
+}
+
+HttpResponse Router::Handle(const HttpRequest& request) const {
+  const auto it = routes_.find(request.path);
+  if (it == routes_.end()) {
+    std::string detail = "no route for " + request.method + " " + request.path;
+    if (!request.path.starts_with("/v2/")) detail += "; the API is POST /v2/<resource>.<action>";
+    return ErrorResponse(request.request_id, Error::NotFound(std::move(detail)));
+  }
+  const Route& route = it->second;
+  if (request.method != route.method) {
+    HttpResponse response = ErrorResponse(
+        request.request_id, Error{ErrorCode::kMethodNotAllowed,
+                                  request.path + " accepts " + route.method + ", not " + request.method, {}});
+    response.SetHeader("Allow", route.method);
+    return response;
+  }
+  try {
+    if (route.plain) return route.plain(request);
+    return HandleRpc(route, request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {} to {} failed with an exception: {}", request.request_id, request.path, e.what());
+    return ErrorResponse(request.request_id, Error::Internal("internal error; see the server log for request " + request.request_id));
+  }
+}
+
+HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) const {
+  const std::string& id = request.request_id;
+  if (!IsJsonContentType(request.content_type)) {
+    return ErrorResponse(id, Error{ErrorCode::kUnsupportedMedia,
+                                   "Content-Type must be application/json, got '" +
+                                       (request.content_type.empty() ? std::string("none") : request.content_type) + "'",
+                                   {}});
+  }
+  if (request.authorization.empty()) {
+    return ErrorResponse(id, Error{ErrorCode::kUnauthorized,
+                                   "missing Authorization header; send 'Authorization: Bearer <root key>'", {}});
+  }
+  const std::string_view token = BearerToken(request.authorization);
+  std::shared_ptr<const RootKey> root_key = token.empty() ? nullptr : authenticate_(token);
+  if (!root_key) {
+    return ErrorResponse(id, Error{ErrorCode::kUnauthorized,
+                                   "the root key in the Authorization header is not valid", {}});
+  }
+
+  nlohmann::json body;
+  try {
+    body = nlohmann::json::parse(request.body);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is the 1-based offset of the problem; e.what() is nlohmann's full description.
+    return ErrorResponse(id, Error::InvalidInput(
+                                 "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")",
+                                 {{"body", "is not valid JSON: " + std::string(e.what()), "send a JSON object"}}));
+  }
+  if (!body.is_object()) {
+    return ErrorResponse(id, Error::InvalidInput("the request body must be a JSON object",
+                                                 {{"body", "must be a JSON object", "wrap the fields in {...}"}}));
+  }
+  Result<HttpResponse> result = route.rpc(RpcContext{request, body, *root_key});
+  if (!result) {
+    if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
+      spdlog::error("request {} to {}: {}", id, request.path, result.error().detail);
+    }
+    return ErrorResponse(id, result.error());
+  }
+  return std::move(*result);
+}
+
+}  // namespace tollgate

@@ -1,0 +1,22 @@
+// The routes of tollgate's HTTP API, registered on a Router. Each handler parses and validates
+// its body with a FieldReader, checks the root key's scope, calls a domain service and shapes
+// the answer; no handler holds state of its own.
+#pragma once
+
+#include <functional>
+
+#include "auth/root_key_service.h"
+#include "common/result.h"
+#include "http/router.h"
+#include "keys/key_service.h"
+
+namespace tollgate {
+
+void AddApiRoutes(Router& router, KeyService& keys);
+void AddKeyRoutes(Router& router, KeyService& keys);
+void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);
+// GET /livez, GET /readyz (503 naming the failing check), GET /v2/liveness.
+// `ready` returns the name of the first failing check, or "" when all pass.
+void AddHealthRoutes(Router& router, std::function<std::string()> ready);
+
+}  // namespace tollgate

@@ -1,0 +1,330 @@
+#include <utility>  // before Boost, see DESIGN.md
+
+#include "http/server.h"
+
+#include <atomic>
+#include <list>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/base58.h"
+#include "common/crypto.h"
+
+namespace tollgate {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Request ids: a random per-thread stem and a counter. Unique without a syscall or the CSPRNG
+// on every request (NewId would cost ~1 µs of RAND_bytes per request).
+std::string NextRequestId() {
+  thread_local const std::string stem = "req_" + Base58Encode(RandomBytes(8));
+  thread_local std::uint64_t counter = 0;
+  std::string id = stem;
+  id.push_back('_');
+  id += std::to_string(++counter);
+  return id;
+}
+
+// Wraps the body and headers of a tollgate response into a Beast message.
+http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned version, bool keep_alive,
+                                          const std::string& request_id) {
+  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+  res.set(http::field::server, "tollgate");
+  res.set(http::field::content_type, response.content_type);
+  res.set("X-Request-Id", request_id);
+  for (auto& [name, value] : response.headers) res.insert(name, value);
+  res.body() = std::move(response.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse PlainError(unsigned status, const char* title, const std::string& detail, const std::string& request_id) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::string(R"({"meta":{"requestId":")") + request_id + R"("},"error":{"title":")" + title +
+                  R"(","detail":")" + detail + R"(","status":)" + std::to_string(status) +
+                  R"(,"type":"urn:tollgate:error:transport"}})";
+  return response;
+}
+
+}  // namespace
+
+// One accepted connection, registered with its worker while it lives so Shutdown can close it
+// when idle. Touched only on its worker's thread.
+struct SessionEntry {
+  beast::tcp_stream* stream = nullptr;
+  bool idle = true;
+};
+
+struct Worker {
+  asio::io_context ioc{1};
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::list<SessionEntry*> sessions;
+  bool draining = false;
+  std::thread thread;
+};
+
+class HttpServer::Impl {
+ public:
+  Impl(ServerOptions options, Handler handler) : options_(std::move(options)), handler_(std::move(handler)) {}
+
+  Status Bind();
+  void Run();
+  void Shutdown(std::chrono::milliseconds grace);
+  void Wait();
+
+  unsigned short port() const { return port_; }
+  std::size_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
+
+ private:
+  asio::awaitable<void> Accept(Worker& worker);
+  asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
+  // Answers a request whose headers or body broke a limit, then closes after draining a little.
+  asio::awaitable<void> Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,
+                               const std::string& request_id);
+
+  ServerOptions options_;
+  Handler handler_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  unsigned short port_ = 0;
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<bool> shutting_down_{false};
+  std::thread reaper_;  // enforces the shutdown grace period
+};
+
+Status HttpServer::Impl::Bind() {
+  const int count = options_.workers > 0 ? options_.workers
+                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options_.address, ec);
+  if (ec) return Fail(Error::InvalidInput("listen address '" + options_.address + "' is not an IP address"));
+  unsigned short port = options_.port;
+  for (int i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>();
+    auto acceptor = std::make_unique<tcp::acceptor>(worker->ioc);
+    const tcp::endpoint endpoint(address, port);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      // SO_REUSEPORT: every worker listens on the same port and the kernel balances between them.
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        ec = boost::system::error_code(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Fail(Error::Unavailable("cannot listen on " + options_.address + ":" + std::to_string(port) + ": " + ec.message()));
+    }
+    // With port 0 the first bind picks the port; the other workers join it.
+    if (port == 0) port = acceptor->local_endpoint().port();
+    worker->acceptor = std::move(acceptor);
+    workers_.push_back(std::move(worker));
+  }
+  port_ = port;
+  return {};
+}
+
+void HttpServer::Impl::Run() {
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    asio::co_spawn(w->ioc, Accept(*w), asio::detached);
+    w->thread = std::thread([w] { w->ioc.run(); });
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::Accept(Worker& worker) {
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await worker.acceptor->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !worker.acceptor->is_open()) co_return;
+      // EMFILE and friends: back off briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer timer(worker.ioc, std::chrono::milliseconds(50));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
+      socket.close(ec);  // over the cap: refuse at once rather than queue unboundedly
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(worker.ioc, Serve(worker, std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket) {
+  connections_.fetch_add(1, std::memory_order_relaxed);
+  beast::tcp_stream stream(std::move(socket));
+  SessionEntry entry{&stream, true};
+  const auto registered = worker.sessions.insert(worker.sessions.end(), &entry);
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  std::string remote;
+  {
+    const auto endpoint = stream.socket().remote_endpoint(ec);
+    if (!ec) remote = endpoint.address().to_string();
+  }
+
+  while (!worker.draining) {
+    // Idle: wait for the first byte of the next request, bounded by the idle timeout.
+    entry.idle = true;
+    if (buffer.size() == 0) {
+      stream.expires_after(options_.idle_timeout);
+      const std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      buffer.commit(n);
+    }
+    entry.idle = false;
+
+    const std::string request_id = NextRequestId();
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser.body_limit(options_.max_body_bytes);
+    stream.expires_after(options_.header_timeout);
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::header_limit) {
+      co_await Reject(stream, 11, PlainError(431, "Request Header Fields Too Large",
+                                             "the request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes", request_id), request_id);
+      break;
+    }
+    if (ec == http::error::body_limit) {
+      co_await Reject(stream, 11, PlainError(413, "Payload Too Large",
+                                             "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
+      break;
+    }
+    if (ec) {
+      if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
+          ec != asio::error::eof && ec != asio::error::connection_reset) {
+        co_await Reject(stream, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
+      }
+      break;
+    }
+    stream.expires_after(options_.body_timeout);
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == http::error::body_limit) {
+      co_await Reject(stream, parser.get().version(), PlainError(413, "Payload Too Large",
+                      "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
+      break;
+    }
+    if (ec) break;
+
+    http::request<http::string_body> req = parser.release();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    const std::string_view target = req.target();
+    const auto question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    request.content_type = std::string(req[http::field::content_type]);
+    request.authorization = std::string(req[http::field::authorization]);
+    request.api_key = std::string(req["X-API-Key"]);
+    request.remote_address = remote;
+    request.body = std::move(req.body());
+    request.request_id = request_id;
+
+    HttpResponse response = handler_(request);
+    const bool keep_alive = req.keep_alive() && !worker.draining;
+    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id);
+    stream.expires_after(options_.write_timeout);
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.close();
+  worker.sessions.erase(registered);
+  connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<void> HttpServer::Impl::Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,
+                                               const std::string& request_id) {
+  boost::system::error_code ec;
+  auto res = ToBeast(std::move(response), version, false, request_id);
+  stream.expires_after(options_.write_timeout);
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return;
+  // Lingering close: stop sending, then read and discard what the client is still sending for a
+  // moment, so its TCP stack does not answer our response with a reset before it is read.
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::milliseconds(500));
+  std::array<char, 16384> sink;
+  std::size_t drained = 0;
+  while (!ec && drained < (8u << 20)) {
+    drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
+  if (shutting_down_.exchange(true)) return;
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    asio::post(w->ioc, [w] {
+      w->draining = true;
+      boost::system::error_code ec;
+      w->acceptor->close(ec);
+      // Busy sessions finish their request and then see `draining`; idle ones are woken now.
+      for (SessionEntry* session : w->sessions) {
+        if (session->idle) session->stream->cancel();
+      }
+    });
+  }
+  reaper_ = std::thread([this, grace] {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all_done = true;
+      for (auto& worker : workers_) all_done = all_done && worker->ioc.stopped();
+      if (all_done) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    spdlog::warn("shutdown grace period over; closing {} connection(s) still open", open_connections());
+    for (auto& worker : workers_) worker->ioc.stop();
+  });
+}
+
+void HttpServer::Impl::Wait() {
+  for (auto& worker : workers_) {
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+  if (reaper_.joinable()) reaper_.join();
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  impl_->Shutdown(std::chrono::milliseconds(0));
+  impl_->Wait();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& options, Handler handler) {
+  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  if (auto status = impl->Bind(); !status) return Fail(status.error());
+  impl->Run();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+unsigned short HttpServer::port() const { return impl_->port(); }
+std::size_t HttpServer::open_connections() const { return impl_->open_connections(); }
+void HttpServer::Shutdown(std::chrono::milliseconds grace) { impl_->Shutdown(grace); }
+void HttpServer::Wait() { impl_->Wait(); }
+
+}  // namespace tollgate

@@ -1,0 +1,64 @@
+// The HTTP/1.1 server: Boost.Beast on Asio with C++20 coroutines. It moves bytes and enforces
+// transport limits; what a request means is the handler's business (see router.h).
+//
+// Threads: one io_context per worker thread, each with its own SO_REUSEPORT acceptor on the
+// same port, so the kernel spreads connections and a connection lives its whole life on one
+// thread: no cross-thread handoff, no locks on the I/O path. Each worker owns its sessions
+// list; Shutdown() only posts work to the workers.
+//
+// Limits: request body (413 above it), header size (431), a timeout to receive the headers and
+// one for the body (slow clients are cut off), an idle timeout between keep-alive requests, and
+// a cap on open connections per server.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "http/message.h"
+
+namespace tollgate {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  unsigned short port = 8080;  // 0 picks a free port; see HttpServer::port()
+  int workers = 0;             // 0 = one per core
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_header_bytes = 16 << 10;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  std::size_t max_connections = 10'000;
+};
+
+class HttpServer {
+ public:
+  // Must not throw. Called on a worker thread; may be called concurrently.
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  // Binds the listening sockets and starts the worker threads.
+  static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options, Handler handler);
+  ~HttpServer();
+
+  unsigned short port() const;
+  std::size_t open_connections() const;
+
+  // Stops accepting, closes idle keep-alive connections, and lets requests in flight finish and
+  // be answered (with "Connection: close"). Returns at once; Wait() for the workers. After
+  // `grace`, connections still open are cut.
+  void Shutdown(std::chrono::milliseconds grace);
+  // Blocks until every worker thread has finished.
+  void Wait();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tollgate

@@ -1,0 +1,411 @@
+#include "keys/key_service.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "common/calendar.h"
+#include "common/crypto.h"
+#include "common/ids.h"
+#include "keys/key_secret.h"
+
+namespace tollgate {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 255;
+constexpr std::size_t kMaxExternalIdLength = 255;
+constexpr std::size_t kMaxPermissionLength = 512;
+constexpr std::int64_t kMinRateLimitDurationMs = 1000;
+
+std::optional<FieldError> CheckLength(std::string_view value, std::size_t max, const char* location) {
+  if (value.size() > max) {
+    return FieldError{location, "must be at most " + std::to_string(max) + " characters", ""};
+  }
+  return std::nullopt;
+}
+
+void ValidateCredits(const std::optional<Credits>& credits, std::vector<FieldError>& errors) {
+  if (!credits) return;
+  if (credits->remaining < 0) errors.push_back({"body.credits.remaining", "must not be negative", ""});
+  if (!credits->refill) return;
+  const CreditRefill& refill = *credits->refill;
+  if (refill.amount < 1) errors.push_back({"body.credits.refill.amount", "must be at least 1", ""});
+  if (refill.interval == RefillInterval::kMonthly && (refill.refill_day < 1 || refill.refill_day > 31)) {
+    errors.push_back({"body.credits.refill.refillDay", "must be between 1 and 31", ""});
+  }
+}
+
+void ValidateRateLimits(std::vector<RateLimitConfig>& limits, std::vector<FieldError>& errors) {
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const std::string at = "body.ratelimits[" + std::to_string(i) + "]";
+    RateLimitConfig& limit = limits[i];
+    if (limit.name.empty() || limit.name.size() > 128) errors.push_back({at + ".name", "must be 1 to 128 characters", ""});
+    if (limit.limit < 1) errors.push_back({at + ".limit", "must be at least 1", ""});
+    if (limit.duration_ms < kMinRateLimitDurationMs) {
+      errors.push_back({at + ".duration", "must be at least 1000 (milliseconds)", "durations are in milliseconds: 60000 is one minute"});
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (limits[j].name == limit.name) errors.push_back({at + ".name", "duplicates the name '" + limit.name + "'", ""});
+    }
+    if (limit.id.empty()) limit.id = NewId("rl");
+  }
+}
+
+void ValidateNames(const std::vector<std::string>& names, const char* field, std::vector<FieldError>& errors) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty() || names[i].size() > kMaxPermissionLength) {
+      errors.push_back({std::string("body.") + field + "[" + std::to_string(i) + "]", "must be 1 to 512 characters", ""});
+    }
+  }
+}
+
+void SortUnique(std::vector<std::string>& names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+}
+
+}  // namespace
+
+std::string_view VerifyCodeName(VerifyCode code) {
+  switch (code) {
+    case VerifyCode::kValid: return "VALID";
+    case VerifyCode::kNotFound: return "NOT_FOUND";
+    case VerifyCode::kForbidden: return "FORBIDDEN";
+    case VerifyCode::kInsufficientPermissions: return "INSUFFICIENT_PERMISSIONS";
+    case VerifyCode::kUsageExceeded: return "USAGE_EXCEEDED";
+    case VerifyCode::kRateLimited: return "RATE_LIMITED";
+    case VerifyCode::kDisabled: return "DISABLED";
+    case VerifyCode::kExpired: return "EXPIRED";
+  }
+  return "NOT_FOUND";
+}
+
+Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, EventBus& events, Clock& clock) {
+  std::unique_ptr<KeyService> service(new KeyService(store, events, clock));
+  auto keys = store.LoadAllKeys();
+  if (!keys) return Fail(keys.error());
+  for (Key& key : *keys) {
+    auto state = std::make_shared<CreditState>();
+    state->credits = key.credits;
+    if (auto cached = service->Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
+  }
+  return service;
+}
+
+Result<std::optional<Identity>> KeyService::IdentityFor(const std::string& external_id) {
+  if (external_id.empty()) return std::optional<Identity>{};
+  auto identity = store_.UpsertIdentity(external_id, clock_.NowMillis());
+  if (!identity) return Fail(identity.error());
+  return std::optional<Identity>(std::move(*identity));
+}
+
+Result<CachedKeyPtr> KeyService::Cache(Key key, std::shared_ptr<CreditState> credits) {
+  auto identity = IdentityFor(key.external_id);
+  if (!identity) return Fail(identity.error());
+  auto entry = std::make_shared<CachedKey>();
+  entry->key = std::move(key);
+  entry->identity = std::move(*identity);
+  entry->credits = std::move(credits);
+  CachedKeyPtr ptr = entry;
+  cache_.Put(ptr);
+  return ptr;
+}
+
+void KeyService::Publish(std::string type, const Key& key) {
+  Event event;
+  event.id = NewId("evt");
+  event.type = std::move(type);
+  event.at = clock_.NowMillis();
+  event.payload_json = nlohmann::json{{"keyId", key.id}, {"apiId", key.api_id}}.dump();
+  events_.Publish(event);
+}
+
+Result<Api> KeyService::CreateApi(std::string name) {
+  if (name.size() < 3 || name.size() > kMaxNameLength) {
+    return Fail(Error::InvalidInput("the API name must be 3 to 255 characters",
+                                    {{"body.name", "must be 3 to 255 characters", ""}}));
+  }
+  Api api{NewId("api"), std::move(name), clock_.NowMillis()};
+  if (auto status = store_.InsertApi(api); !status) return Fail(status.error());
+  return api;
+}
+
+Result<Api> KeyService::GetApi(const std::string& api_id) {
+  auto api = store_.GetApi(api_id);
+  if (!api) return Fail(api.error());
+  if (!*api) return Fail(Error::NotFound("no API with id '" + api_id + "'"));
+  return std::move(**api);
+}
+
+Status KeyService::DeleteApi(const std::string& api_id) {
+  auto keys = store_.LoadAllKeys();  // cheap enough for a rare admin call; avoids a second index
+  if (!keys) return Fail(keys.error());
+  if (auto status = store_.DeleteApi(api_id, clock_.NowMillis()); !status) return status;
+  for (const Key& key : *keys) {
+    if (key.api_id != api_id) continue;
+    cache_.Remove(key.id);
+    Publish("key.deleted", key);
+  }
+  return {};
+}
+
+Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
+  std::vector<FieldError> errors;
+  if (auto e = CheckLength(params.name, kMaxNameLength, "body.name")) errors.push_back(*e);
+  if (auto e = CheckLength(params.external_id, kMaxExternalIdLength, "body.externalId")) errors.push_back(*e);
+  ValidateCredits(params.credits, errors);
+  ValidateRateLimits(params.ratelimits, errors);
+  ValidateNames(params.permissions, "permissions", errors);
+  ValidateNames(params.roles, "roles", errors);
+  if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
+
+  auto secret = GenerateKeySecret(params.prefix, params.byte_length);
+  if (!secret) return Fail(secret.error());
+
+  const UnixMillis now = clock_.NowMillis();
+  Key key;
+  key.id = NewId("key");
+  key.api_id = std::move(params.api_id);
+  key.hash = secret->hash;
+  key.start = secret->start;
+  key.name = std::move(params.name);
+  key.external_id = std::move(params.external_id);
+  key.meta_json = std::move(params.meta_json);
+  key.enabled = params.enabled;
+  key.expires = params.expires;
+  key.credits = params.credits;
+  if (key.credits && key.credits->refill) key.credits->last_refill_at = now;
+  key.ratelimits = std::move(params.ratelimits);
+  key.permissions = std::move(params.permissions);
+  key.roles = std::move(params.roles);
+  SortUnique(key.permissions);
+  SortUnique(key.roles);
+  key.created_at = now;
+  key.updated_at = now;
+
+  if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
+  if (auto status = store_.InsertKey(key); !status) return Fail(status.error());
+  auto state = std::make_shared<CreditState>();
+  state->credits = key.credits;
+  CreatedKey created{key.id, std::move(secret->secret)};
+  const Key copy = key;
+  if (auto cached = Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
+  Publish("key.created", copy);
+  return created;
+}
+
+KeyView KeyService::ViewOf(const CachedKey& entry) {
+  KeyView view{entry.key, entry.identity};
+  std::lock_guard lock(entry.credits->mu);
+  if (entry.credits->credits) ApplyRefill(*entry.credits->credits, clock_.NowMillis());
+  view.key.credits = entry.credits->credits;
+  return view;
+}
+
+Result<KeyView> KeyService::GetKey(const std::string& key_id) {
+  if (CachedKeyPtr entry = cache_.FindById(key_id)) return ViewOf(*entry);
+  return Fail(Error::NotFound("no key with id '" + key_id + "'"));
+}
+
+Result<KeyView> KeyService::Whoami(std::string_view secret) {
+  if (CachedKeyPtr entry = FindForVerify(secret)) return ViewOf(*entry);
+  return Fail(Error::NotFound("no key matches the given secret"));
+}
+
+Result<KeyPage> KeyService::ListKeys(const std::string& api_id, const std::optional<std::string>& cursor,
+                                     std::size_t limit, const std::optional<std::string>& external_id) {
+  if (auto api = GetApi(api_id); !api) return Fail(api.error());
+  auto page = store_.ListKeys(api_id, cursor, limit, external_id);
+  if (!page) return Fail(page.error());
+  // The store's credit columns may trail the live balance by in-flight verifies: show the live one.
+  for (Key& key : page->keys) {
+    if (CachedKeyPtr entry = cache_.FindById(key.id)) key.credits = ViewOf(*entry).key.credits;
+  }
+  return page;
+}
+
+Status KeyService::UpdateKey(UpdateKeyParams params) {
+  CachedKeyPtr entry = cache_.FindById(params.key_id);
+  if (!entry) return Fail(Error::NotFound("no key with id '" + params.key_id + "'"));
+  Key key = entry->key;
+
+  std::vector<FieldError> errors;
+  if (params.name) {
+    if (auto e = CheckLength(*params.name, kMaxNameLength, "body.name")) errors.push_back(*e);
+    key.name = *params.name;
+  }
+  if (params.external_id) {
+    if (auto e = CheckLength(*params.external_id, kMaxExternalIdLength, "body.externalId")) errors.push_back(*e);
+    key.external_id = *params.external_id;
+  }
+  if (params.meta_json) key.meta_json = *params.meta_json;
+  if (params.expires) key.expires = *params.expires;
+  if (params.enabled) key.enabled = *params.enabled;
+  if (params.ratelimits) {
+    ValidateRateLimits(*params.ratelimits, errors);
+    key.ratelimits = *params.ratelimits;
+  }
+  if (params.permissions) {
+    ValidateNames(*params.permissions, "permissions", errors);
+    key.permissions = *params.permissions;
+    SortUnique(key.permissions);
+  }
+  if (params.roles) {
+    ValidateNames(*params.roles, "roles", errors);
+    key.roles = *params.roles;
+    SortUnique(key.roles);
+  }
+  if (params.credits) ValidateCredits(*params.credits, errors);
+  if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return status;
+  key.updated_at = clock_.NowMillis();
+
+  // Credits change under the balance's lock, so no verify decrements a balance being replaced.
+  std::lock_guard credit_lock(entry->credits->mu);
+  key.credits = params.credits ? *params.credits : entry->credits->credits;
+  if (params.credits && key.credits && key.credits->refill) key.credits->last_refill_at = key.updated_at;
+  if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
+  if (auto status = store_.UpdateKey(key); !status) return status;
+  entry->credits->credits = key.credits;
+  const Key copy = key;
+  if (auto cached = Cache(std::move(key), entry->credits); !cached) return Fail(cached.error());
+  Publish("key.updated", copy);
+  return {};
+}
+
+Status KeyService::DeleteKey(const std::string& key_id, bool permanent) {
+  CachedKeyPtr entry = cache_.FindById(key_id);
+  if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
+  if (auto status = store_.DeleteKey(key_id, permanent, clock_.NowMillis()); !status) return status;
+  cache_.Remove(key_id);
+  Publish("key.deleted", entry->key);
+  return {};
+}
+
+Result<CreatedKey> KeyService::RerollKey(const std::string& key_id, std::int64_t expiration_ms) {
+  if (expiration_ms < 0) {
+    return Fail(Error::InvalidInput("expiration must not be negative",
+                                    {{"body.expiration", "must be 0 or more milliseconds", "0 revokes the old key at once"}}));
+  }
+  CachedKeyPtr entry = cache_.FindById(key_id);
+  if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
+  const Key& old = entry->key;
+
+  // The new key takes the old one's prefix (the part of `start` before the last '_').
+  const auto underscore = old.start.rfind('_');
+  CreateKeyParams params;
+  params.api_id = old.api_id;
+  params.prefix = underscore == std::string::npos ? "" : old.start.substr(0, underscore);
+  params.name = old.name;
+  params.external_id = old.external_id;
+  params.meta_json = old.meta_json;
+  params.expires = old.expires;
+  params.enabled = old.enabled;
+  {
+    std::lock_guard lock(entry->credits->mu);
+    params.credits = entry->credits->credits;
+  }
+  params.ratelimits = old.ratelimits;
+  for (auto& limit : params.ratelimits) limit.id.clear();
+  params.permissions = old.permissions;
+  params.roles = old.roles;
+  auto created = CreateKey(std::move(params));
+  if (!created) return created;
+
+  UpdateKeyParams expire;
+  expire.key_id = key_id;
+  const UnixMillis until = clock_.NowMillis() + expiration_ms;
+  expire.expires = std::optional<UnixMillis>(old.expires ? std::min(*old.expires, until) : until);
+  if (auto status = UpdateKey(std::move(expire)); !status) return Fail(status.error());
+  return created;
+}
+
+Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_id, CreditOperation op,
+                                                         std::optional<std::int64_t> value) {
+  CachedKeyPtr entry = cache_.FindById(key_id);
+  if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
+  if (op != CreditOperation::kSet && !value) {
+    return Fail(Error::InvalidInput("increment and decrement need a value",
+                                    {{"body.value", "is required for increment and decrement", ""}}));
+  }
+  if (value && *value < 0) {
+    return Fail(Error::InvalidInput("value must not be negative", {{"body.value", "must be 0 or more", ""}}));
+  }
+  std::lock_guard lock(entry->credits->mu);
+  std::optional<Credits> credits = entry->credits->credits;
+  if (credits) ApplyRefill(*credits, clock_.NowMillis());
+  switch (op) {
+    case CreditOperation::kSet:
+      if (!value) {
+        credits.reset();  // unlimited
+      } else {
+        if (!credits) credits.emplace();
+        credits->remaining = *value;
+      }
+      break;
+    case CreditOperation::kIncrement:
+    case CreditOperation::kDecrement:
+      if (!credits) {
+        return Fail(Error::InvalidInput("this key has unlimited credits; use operation \"set\" first",
+                                        {{"body.operation", "cannot change an unlimited balance", "use \"set\""}}));
+      }
+      credits->remaining = op == CreditOperation::kIncrement ? credits->remaining + *value
+                                                             : std::max<std::int64_t>(0, credits->remaining - *value);
+      break;
+  }
+  if (auto status = store_.UpdateCredits(key_id, credits); !status) return Fail(status.error());
+  entry->credits->credits = credits;
+  return credits;
+}
+
+CachedKeyPtr KeyService::FindForVerify(std::string_view secret) const {
+  if (secret.empty() || secret.size() > 1024) return nullptr;
+  return cache_.FindByHash(Sha256Hex(secret));
+}
+
+bool KeyService::ApplyRefill(Credits& credits, UnixMillis now) const {
+  if (!credits.refill) return false;
+  const UnixMillis boundary = credits.refill->interval == RefillInterval::kDaily
+                                  ? StartOfDay(now)
+                                  : LastMonthlyBoundary(now, credits.refill->refill_day);
+  if (credits.last_refill_at >= boundary) return false;
+  credits.remaining = credits.refill->amount;
+  credits.last_refill_at = now;
+  return true;
+}
+
+VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params) {
+  VerifyOutcome outcome;
+  outcome.key = entry;
+  if (!entry) return outcome;  // NOT_FOUND
+  const Key& key = entry->key;
+  const UnixMillis now = clock_.NowMillis();
+  if (!key.enabled) {
+    outcome.code = VerifyCode::kDisabled;
+  } else if (key.expires && *key.expires <= now) {
+    outcome.code = VerifyCode::kExpired;
+  } else if (params.permissions && !params.permissions->EvaluateAgainst(key.permissions)) {
+    outcome.code = VerifyCode::kInsufficientPermissions;
+  } else {
+    outcome.code = VerifyCode::kValid;
+  }
+
+  CreditState& state = *entry->credits;
+  std::lock_guard lock(state.mu);
+  if (!state.credits) return outcome;
+  bool changed = ApplyRefill(*state.credits, now);
+  if (outcome.code == VerifyCode::kValid) {
+    if (state.credits->remaining < params.cost) {
+      outcome.code = VerifyCode::kUsageExceeded;
+    } else if (params.cost > 0) {
+      state.credits->remaining -= params.cost;
+      changed = true;
+    }
+  }
+  // Written through while holding the balance's lock so the store never goes backwards.
+  // Issue 3 replaces this per-verify write with a batched write-back.
+  if (changed) (void)store_.UpdateCredits(key.id, state.credits);
+  outcome.credits_remaining = state.credits->remaining;
+  return outcome;
+}
+
+}  // namespace tollgate

@@ -1,0 +1,137 @@
+// The key lifecycle: APIs, keys, credits, verification. Validates business rules, writes
+// through the KeyStore, keeps the KeyCache in step, and publishes key.* events. Transport-free:
+// the HTTP handlers translate JSON to these parameter structs and back.
+//
+// Threading: every method may be called from any worker thread at once. Writes go to the store
+// first and to the cache only once the store accepted them, so the cache never shows a key the
+// store does not have.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "events/event_bus.h"
+#include "keys/key_cache.h"
+#include "keys/key_store.h"
+#include "keys/model.h"
+#include "keys/permission_query.h"
+
+namespace tollgate {
+
+struct CreateKeyParams {
+  std::string api_id;
+  std::string prefix;
+  std::string name;
+  int byte_length = 16;
+  std::string external_id;
+  std::string meta_json;
+  std::optional<UnixMillis> expires;
+  bool enabled = true;
+  std::optional<Credits> credits;
+  std::vector<RateLimitConfig> ratelimits;
+  std::vector<std::string> permissions;
+  std::vector<std::string> roles;
+};
+
+struct CreatedKey {
+  std::string key_id;
+  std::string secret;  // shown once, never stored
+};
+
+// For each field: nullopt = leave as is; for nullable fields an inner nullopt/empty = clear.
+struct UpdateKeyParams {
+  std::string key_id;
+  std::optional<std::string> name;
+  std::optional<std::string> external_id;
+  std::optional<std::string> meta_json;
+  std::optional<std::optional<UnixMillis>> expires;
+  std::optional<std::optional<Credits>> credits;
+  std::optional<std::vector<RateLimitConfig>> ratelimits;
+  std::optional<bool> enabled;
+  std::optional<std::vector<std::string>> roles;
+  std::optional<std::vector<std::string>> permissions;
+};
+
+enum class CreditOperation { kSet, kIncrement, kDecrement };
+
+enum class VerifyCode {
+  kValid,
+  kNotFound,
+  kForbidden,
+  kInsufficientPermissions,
+  kUsageExceeded,
+  kRateLimited,
+  kDisabled,
+  kExpired,
+};
+std::string_view VerifyCodeName(VerifyCode code);
+
+struct VerifyParams {
+  const PermissionQuery* permissions = nullptr;  // nullptr: no permission check
+  std::int64_t cost = 1;                         // credits to spend; 0 checks without spending
+};
+
+struct VerifyOutcome {
+  VerifyCode code = VerifyCode::kNotFound;
+  CachedKeyPtr key;  // null when NOT_FOUND
+  std::optional<std::int64_t> credits_remaining;  // set when the key has credits
+  bool valid() const { return code == VerifyCode::kValid; }
+};
+
+// A key as shown by getKey/listKeys/whoami: the stored key with its live credit balance.
+struct KeyView {
+  Key key;
+  std::optional<Identity> identity;
+};
+
+class KeyService {
+ public:
+  // Fills the cache from the store.
+  static Result<std::unique_ptr<KeyService>> Create(KeyStore& store, EventBus& events, Clock& clock);
+
+  Result<Api> CreateApi(std::string name);
+  Result<Api> GetApi(const std::string& api_id);
+  Status DeleteApi(const std::string& api_id);
+
+  Result<CreatedKey> CreateKey(CreateKeyParams params);
+  Result<KeyView> GetKey(const std::string& key_id);
+  Result<KeyView> Whoami(std::string_view secret);
+  Result<KeyPage> ListKeys(const std::string& api_id, const std::optional<std::string>& cursor,
+                           std::size_t limit, const std::optional<std::string>& external_id);
+  Status UpdateKey(UpdateKeyParams params);
+  Status DeleteKey(const std::string& key_id, bool permanent);
+  // A new key with the old one's configuration; the old one expires `expiration_ms` from now.
+  Result<CreatedKey> RerollKey(const std::string& key_id, std::int64_t expiration_ms);
+  Result<std::optional<Credits>> UpdateCredits(const std::string& key_id, CreditOperation op,
+                                               std::optional<std::int64_t> value);
+
+  // The hot path, in two steps so the caller can authorise against the key's API in between:
+  // Find costs one SHA-256 and one cache lookup and never touches the store.
+  CachedKeyPtr FindForVerify(std::string_view secret) const;
+  VerifyOutcome Verify(CachedKeyPtr key, const VerifyParams& params);
+
+  const KeyCache& cache() const { return cache_; }
+
+ private:
+  KeyService(KeyStore& store, EventBus& events, Clock& clock)
+      : store_(store), events_(events), clock_(clock) {}
+
+  Result<CachedKeyPtr> Cache(Key key, std::shared_ptr<CreditState> credits);
+  Result<std::optional<Identity>> IdentityFor(const std::string& external_id);
+  // Resets the balance if a refill boundary passed since the last refill. Caller holds state.mu.
+  bool ApplyRefill(Credits& credits, UnixMillis now) const;
+  KeyView ViewOf(const CachedKey& entry);
+  void Publish(std::string type, const Key& key);
+
+  KeyStore& store_;
+  EventBus& events_;
+  Clock& clock_;
+  KeyCache cache_;
+};
+
+}  // namespace tollgate

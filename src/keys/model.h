@@ -1,0 +1,70 @@
+// The key-management domain: APIs (namespaces of keys), keys, and identities (the provider's
+// customers). Plain values; the Store persists them and the KeyCache serves them to verifies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace tollgate {
+
+struct Api {
+  std::string id;    // "api_…"
+  std::string name;
+  UnixMillis created_at = 0;
+};
+
+enum class RefillInterval { kDaily, kMonthly };
+
+struct CreditRefill {
+  RefillInterval interval = RefillInterval::kDaily;
+  std::int64_t amount = 0;
+  unsigned refill_day = 1;  // monthly only: 1..31, clamped to the month's last day
+};
+
+// Remaining uses of a key. A key without Credits is unlimited.
+struct Credits {
+  std::int64_t remaining = 0;
+  std::optional<CreditRefill> refill;
+  UnixMillis last_refill_at = 0;  // when remaining was last reset to refill->amount
+};
+
+// A named rate limit as configured on a key or identity. Enforced by the limiter (issue 3);
+// stored and returned here.
+struct RateLimitConfig {
+  std::string id;    // "rl_…"
+  std::string name;
+  std::int64_t limit = 0;
+  std::int64_t duration_ms = 0;
+  bool auto_apply = false;
+};
+
+struct Identity {
+  std::string id;           // "id_…"
+  std::string external_id;  // the provider's own customer id
+  std::string meta_json;    // JSON object text, "" when none
+  UnixMillis created_at = 0;
+};
+
+struct Key {
+  std::string id;        // "key_…"
+  std::string api_id;
+  std::string hash;      // lower-case hex SHA-256 of the secret; the secret itself is never kept
+  std::string start;     // prefix + first characters, for display
+  std::string name;
+  std::string external_id;  // "" when the key belongs to no identity
+  std::string meta_json;    // JSON object text, "" when none
+  bool enabled = true;
+  std::optional<UnixMillis> expires;
+  std::optional<Credits> credits;
+  std::vector<RateLimitConfig> ratelimits;
+  std::vector<std::string> permissions;
+  std::vector<std::string> roles;
+  UnixMillis created_at = 0;
+  UnixMillis updated_at = 0;
+};
+
+}  // namespace tollgate

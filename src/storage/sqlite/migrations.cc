@@ -1,0 +1,147 @@
+#include "storage/sqlite/migrations.h"
+
+#include <array>
+#include <string>
+#include <utility>
+
+namespace tollgate {
+namespace {
+
+// Timestamps are Unix milliseconds. "" in the model is NULL here (name, external_id, meta).
+// JSON columns hold arrays: ratelimits [{id,name,limit,duration,autoApply}], permissions and
+// roles [string]. A key has credits iff credits_remaining IS NOT NULL, and a refill iff
+// refill_interval IS NOT NULL: one source of truth each, no separate has_* flags to disagree.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE apis (
+  id         TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER
+);
+
+CREATE TABLE identities (
+  id          TEXT PRIMARY KEY,
+  external_id TEXT NOT NULL UNIQUE,
+  meta        TEXT,
+  created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE keys (
+  id                TEXT PRIMARY KEY,
+  api_id            TEXT NOT NULL REFERENCES apis (id),
+  hash              TEXT NOT NULL UNIQUE,
+  start             TEXT NOT NULL,
+  name              TEXT,
+  external_id       TEXT,
+  meta              TEXT,
+  enabled           INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+  expires           INTEGER,
+  credits_remaining INTEGER,
+  refill_interval   TEXT CHECK (refill_interval IN ('daily', 'monthly')),
+  refill_amount     INTEGER,
+  refill_day        INTEGER,
+  last_refill_at    INTEGER,
+  ratelimits        TEXT NOT NULL DEFAULT '[]',
+  permissions       TEXT NOT NULL DEFAULT '[]',
+  roles             TEXT NOT NULL DEFAULT '[]',
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL,
+  deleted_at        INTEGER
+);
+-- Serves ListKeys: equality on api_id, range and order on id.
+CREATE INDEX keys_by_api ON keys (api_id, id);
+-- Serves lookups by identity, and ListKeys filtered by externalId in id order.
+CREATE INDEX keys_by_external_id ON keys (external_id, api_id, id);
+
+CREATE TABLE root_keys (
+  id          TEXT PRIMARY KEY,
+  hash        TEXT NOT NULL UNIQUE,
+  start       TEXT NOT NULL,
+  name        TEXT,
+  permissions TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array kMigrations = {
+    Migration{1, kSchemaV1},
+};
+
+constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {
+  int previous = 0;
+  for (const auto& migration : migrations) {
+    if (migration.version <= previous) return false;
+    previous = migration.version;
+  }
+  return true;
+}
+static_assert(IsStrictlyIncreasing(kMigrations), "migration versions must increase");
+
+// Bootstraps the bookkeeping itself; every later schema change is a migration.
+constexpr const char* kCreateSchemaVersion =
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)";
+constexpr std::string_view kSelectSchemaVersion =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+constexpr std::string_view kInsertSchemaVersion =
+    "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)";
+
+Error InMigration(int version, Error error) {
+  error.detail = "applying schema migration " + std::to_string(version) + ": " + error.detail;
+  return error;
+}
+
+// Runs one migration and records it, inside the caller's transaction.
+Status ApplyOne(SqliteConnection& connection, const Migration& migration, UnixMillis now) {
+  if (auto ran = connection.Exec(migration.sql); !ran) return ran;
+  auto insert = connection.Prepare(kInsertSchemaVersion);
+  if (!insert) return Fail(std::move(insert.error()));
+  return insert->Bind(1, std::int64_t{migration.version}).Bind(2, now).Run();
+}
+
+}  // namespace
+
+std::span<const Migration> SchemaMigrations() { return kMigrations; }
+
+Result<int> ReadSchemaVersion(SqliteConnection& connection) {
+  auto version = connection.QueryInt64(kSelectSchemaVersion);
+  if (!version) return Fail(std::move(version.error()));
+  return static_cast<int>(*version);
+}
+
+Status ApplyMigrations(SqliteConnection& connection, std::span<const Migration> migrations,
+                       UnixMillis now) {
+  if (!IsStrictlyIncreasing(migrations)) {
+    return Fail(Error::Internal("schema migrations are not in strictly increasing order"));
+  }
+  if (auto created = connection.Exec(kCreateSchemaVersion); !created) return created;
+  auto current = ReadSchemaVersion(connection);
+  if (!current) return Fail(std::move(current.error()));
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  if (*current > latest) {
+    return Fail(Error::Unavailable("database schema version " + std::to_string(*current) +
+                                   " is newer than this tollgate (max " + std::to_string(latest) +
+                                   "); upgrade tollgate"));
+  }
+
+  for (const auto& migration : migrations) {
+    if (migration.version <= *current) continue;
+    auto transaction = SqliteTransaction::Begin(connection);
+    if (!transaction) return Fail(InMigration(migration.version, std::move(transaction.error())));
+    // Another process opening the same file may have migrated while we waited for the lock.
+    current = ReadSchemaVersion(connection);
+    if (!current) return Fail(std::move(current.error()));
+    if (migration.version <= *current) continue;  // the transaction rolls back: nothing written
+
+    if (auto applied = ApplyOne(connection, migration, now); !applied) {
+      return Fail(InMigration(migration.version, std::move(applied.error())));
+    }
+    if (auto committed = transaction->Commit(); !committed) {
+      return Fail(InMigration(migration.version, std::move(committed.error())));
+    }
+    *current = migration.version;
+  }
+  return {};
+}
+
+}  // namespace tollgate

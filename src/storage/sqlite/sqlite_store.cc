@@ -1,0 +1,611 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string_view>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "common/ids.h"
+#include "storage/sqlite/migrations.h"
+
+namespace tollgate {
+namespace {
+
+// ---- Connection set-up ----
+
+// Set first, so that the journal-mode switch below already waits for other processes' locks
+// instead of failing at once with SQLITE_BUSY.
+constexpr const char* kPragmaBusyTimeout = "PRAGMA busy_timeout = 5000";
+// WAL: readers and the writer do not block each other. Answers with the mode now in effect.
+constexpr std::string_view kPragmaJournalModeWal = "PRAGMA journal_mode = WAL";
+// With WAL, NORMAL syncs only at checkpoints, not at every commit: a crash of the process loses
+// nothing, a power loss may lose the last commits but cannot corrupt the file. Without WAL the
+// same setting could corrupt, which is why a file database that refuses WAL is refused.
+constexpr const char* kPragmaSynchronousNormal = "PRAGMA synchronous = NORMAL";
+// Off by default in SQLite, per connection, and a no-op inside a transaction: set before migrating.
+constexpr const char* kPragmaForeignKeysOn = "PRAGMA foreign_keys = ON";
+
+Status ConfigureConnection(SqliteConnection& connection, const std::string& path, bool in_memory) {
+  if (auto set = connection.Exec(kPragmaBusyTimeout); !set) return set;
+  if (!in_memory) {
+    auto mode = connection.QueryText(kPragmaJournalModeWal);
+    if (!mode) return Fail(std::move(mode.error()));
+    if (*mode != "wal") {
+      return Fail(Error::Unavailable("sqlite: cannot switch '" + path +
+                                     "' to WAL journal mode (still '" + *mode +
+                                     "'); network filesystems do not support it"));
+    }
+  }
+  if (auto set = connection.Exec(kPragmaSynchronousNormal); !set) return set;
+  return connection.Exec(kPragmaForeignKeysOn);
+}
+
+// ---- Keys: one numbering for columns and parameters ----
+
+// A key's fields in the order of kKeySelect's columns (0-based, for reading) and of the
+// parameters of the insert and update statements (1-based via Param: ?1 is the id). Sharing the
+// numbering lets one binder serve both writes; parameters a statement does not mention are bound
+// and ignored (SQLite allows any index up to the highest ?N used).
+enum KeyField : int {
+  kKeyId,
+  kKeyApiId,
+  kKeyHash,
+  kKeyStart,
+  kKeyName,
+  kKeyExternalId,
+  kKeyMeta,
+  kKeyEnabled,
+  kKeyExpires,
+  kKeyCreditsRemaining,
+  kKeyRefillInterval,
+  kKeyRefillAmount,
+  kKeyRefillDay,
+  kKeyLastRefillAt,
+  kKeyRatelimits,
+  kKeyPermissions,
+  kKeyRoles,
+  kKeyCreatedAt,
+  kKeyUpdatedAt,
+};
+constexpr int Param(KeyField field) { return static_cast<int>(field) + 1; }
+
+// A key is live when neither it nor its API is deleted. DeleteApi soft-deletes the keys too, so
+// the API check is a guard, not the only line of defence; it costs one primary-key probe per row.
+#define TOLLGATE_KEY_SELECT                                                                  \
+  "SELECT k.id, k.api_id, k.hash, k.start, k.name, k.external_id, k.meta, k.enabled, "      \
+  "k.expires, k.credits_remaining, k.refill_interval, k.refill_amount, k.refill_day, "      \
+  "k.last_refill_at, k.ratelimits, k.permissions, k.roles, k.created_at, k.updated_at "     \
+  "FROM keys AS k JOIN apis AS a ON a.id = k.api_id "                                        \
+  "WHERE k.deleted_at IS NULL AND a.deleted_at IS NULL "
+#define TOLLGATE_KEY_IS_LIVE                                                                 \
+  " deleted_at IS NULL AND EXISTS (SELECT 1 FROM apis "                                      \
+  "WHERE apis.id = keys.api_id AND apis.deleted_at IS NULL)"
+
+constexpr std::string_view kSelectKeyById = TOLLGATE_KEY_SELECT "AND k.id = ?1";
+// Ids are never "", so binding "" as the cursor of the first page selects every key while the
+// query keeps the plain range `k.id > ?2` that the (api_id, id) index serves.
+constexpr std::string_view kSelectKeyPage =
+    TOLLGATE_KEY_SELECT "AND k.api_id = ?1 AND k.id > ?2 ORDER BY k.id LIMIT ?3";
+constexpr std::string_view kSelectKeyPageByExternalId =
+    TOLLGATE_KEY_SELECT
+    "AND k.external_id = ?4 AND k.api_id = ?1 AND k.id > ?2 ORDER BY k.id LIMIT ?3";
+constexpr std::string_view kSelectAllKeys = TOLLGATE_KEY_SELECT "ORDER BY k.id";
+
+// The INSERT ... SELECT ... WHERE EXISTS checks the API and inserts in one statement, so no
+// transaction is needed: zero rows changed means the API is missing or deleted.
+constexpr std::string_view kInsertKey =
+    "INSERT INTO keys (id, api_id, hash, start, name, external_id, meta, enabled, expires, "
+    "credits_remaining, refill_interval, refill_amount, refill_day, last_refill_at, "
+    "ratelimits, permissions, roles, created_at, updated_at) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 "
+    "WHERE EXISTS (SELECT 1 FROM apis WHERE id = ?2 AND deleted_at IS NULL)";
+// api_id, hash, start and created_at are immutable.
+constexpr std::string_view kUpdateKey =
+    "UPDATE keys SET name = ?5, external_id = ?6, meta = ?7, enabled = ?8, expires = ?9, "
+    "credits_remaining = ?10, refill_interval = ?11, refill_amount = ?12, refill_day = ?13, "
+    "last_refill_at = ?14, ratelimits = ?15, permissions = ?16, roles = ?17, updated_at = ?19 "
+    "WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
+constexpr std::string_view kUpdateCredits =
+    "UPDATE keys SET credits_remaining = ?10, refill_interval = ?11, refill_amount = ?12, "
+    "refill_day = ?13, last_refill_at = ?14 WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
+constexpr std::string_view kSoftDeleteKey =
+    "UPDATE keys SET deleted_at = ?2 WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
+constexpr std::string_view kHardDeleteKey = "DELETE FROM keys WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
+
+#undef TOLLGATE_KEY_SELECT
+#undef TOLLGATE_KEY_IS_LIVE
+
+constexpr std::string_view kInsertApi =
+    "INSERT INTO apis (id, name, created_at) VALUES (?1, ?2, ?3)";
+constexpr std::string_view kSelectApi =
+    "SELECT id, name, created_at FROM apis WHERE id = ?1 AND deleted_at IS NULL";
+constexpr std::string_view kSoftDeleteApi =
+    "UPDATE apis SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
+constexpr std::string_view kSoftDeleteKeysOfApi =
+    "UPDATE keys SET deleted_at = ?2 WHERE api_id = ?1 AND deleted_at IS NULL";
+
+constexpr std::string_view kSelectIdentity =
+    "SELECT id, external_id, meta, created_at FROM identities WHERE external_id = ?1";
+// DO NOTHING: another process may create the same identity between our read and this insert.
+constexpr std::string_view kInsertIdentity =
+    "INSERT INTO identities (id, external_id, meta, created_at) VALUES (?1, ?2, NULL, ?3) "
+    "ON CONFLICT (external_id) DO NOTHING";
+
+constexpr std::string_view kInsertRootKey =
+    "INSERT INTO root_keys (id, hash, start, name, permissions, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr std::string_view kDeleteRootKey = "DELETE FROM root_keys WHERE id = ?1";
+constexpr std::string_view kSelectRootKeys =
+    "SELECT id, hash, start, name, permissions, created_at FROM root_keys "
+    "ORDER BY created_at, id";
+
+constexpr std::string_view kPing = "SELECT 1";
+
+// ---- Errors ----
+
+// Says which operation failed, in front of SQLite's own words.
+Error During(std::string_view what, Error error) {
+  error.detail = std::string(what) + ": " + error.detail;
+  return error;
+}
+
+Error CorruptColumn(std::string_view column, std::string_view row_id) {
+  return Error::Internal("sqlite: column " + std::string(column) + " of " + std::string(row_id) +
+                         " holds a value tollgate did not write");
+}
+
+// ---- JSON columns ----
+
+std::string DumpJson(const nlohmann::json& json) {
+  // replace, not throw, on invalid UTF-8: exceptions must not escape, and the HTTP edge has
+  // already rejected such input, so this never changes data in practice.
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string EncodeStrings(const std::vector<std::string>& values) {
+  return DumpJson(nlohmann::json(values));
+}
+
+std::string EncodeRateLimits(const std::vector<RateLimitConfig>& ratelimits) {
+  auto array = nlohmann::json::array();
+  for (const auto& ratelimit : ratelimits) {
+    array.push_back({{"id", ratelimit.id},
+                     {"name", ratelimit.name},
+                     {"limit", ratelimit.limit},
+                     {"duration", ratelimit.duration_ms},
+                     {"autoApply", ratelimit.auto_apply}});
+  }
+  return DumpJson(array);
+}
+
+std::optional<std::vector<std::string>> DecodeStrings(const std::string& text) {
+  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array()) return std::nullopt;
+  std::vector<std::string> values;
+  values.reserve(json.size());
+  for (const auto& item : json) {
+    if (!item.is_string()) return std::nullopt;
+    values.push_back(item.get_ref<const std::string&>());
+  }
+  return values;
+}
+
+std::optional<std::vector<RateLimitConfig>> DecodeRateLimits(const std::string& text) {
+  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array()) return std::nullopt;
+  std::vector<RateLimitConfig> ratelimits;
+  ratelimits.reserve(json.size());
+  for (const auto& item : json) {
+    if (!item.is_object()) return std::nullopt;
+    const auto id = item.find("id");
+    const auto name = item.find("name");
+    const auto limit = item.find("limit");
+    const auto duration = item.find("duration");
+    const auto auto_apply = item.find("autoApply");
+    if (id == item.end() || !id->is_string() || name == item.end() || !name->is_string() ||
+        limit == item.end() || !limit->is_number_integer() || duration == item.end() ||
+        !duration->is_number_integer() || auto_apply == item.end() || !auto_apply->is_boolean()) {
+      return std::nullopt;
+    }
+    ratelimits.push_back(RateLimitConfig{
+        .id = id->get<std::string>(),
+        .name = name->get<std::string>(),
+        .limit = limit->get<std::int64_t>(),
+        .duration_ms = duration->get<std::int64_t>(),
+        .auto_apply = auto_apply->get<bool>(),
+    });
+  }
+  return ratelimits;
+}
+
+// ---- Key rows ----
+
+constexpr std::string_view kRefillDaily = "daily";
+constexpr std::string_view kRefillMonthly = "monthly";
+
+std::string_view RefillIntervalText(RefillInterval interval) {
+  return interval == RefillInterval::kMonthly ? kRefillMonthly : kRefillDaily;
+}
+
+std::optional<RefillInterval> ParseRefillInterval(std::string_view text) {
+  if (text == kRefillDaily) return RefillInterval::kDaily;
+  if (text == kRefillMonthly) return RefillInterval::kMonthly;
+  return std::nullopt;
+}
+
+// NULL in every credit column means unlimited; NULL refill columns mean no refill.
+void BindCredits(SqliteStatement& statement, const std::optional<Credits>& credits) {
+  const int refill_columns[] = {Param(kKeyRefillInterval), Param(kKeyRefillAmount),
+                                Param(kKeyRefillDay)};
+  if (!credits) {
+    statement.BindNull(Param(kKeyCreditsRemaining)).BindNull(Param(kKeyLastRefillAt));
+    for (int column : refill_columns) statement.BindNull(column);
+    return;
+  }
+  statement.Bind(Param(kKeyCreditsRemaining), credits->remaining)
+      .Bind(Param(kKeyLastRefillAt), credits->last_refill_at);
+  if (!credits->refill) {
+    for (int column : refill_columns) statement.BindNull(column);
+    return;
+  }
+  statement.Bind(Param(kKeyRefillInterval), RefillIntervalText(credits->refill->interval))
+      .Bind(Param(kKeyRefillAmount), credits->refill->amount)
+      .Bind(Param(kKeyRefillDay), std::int64_t{credits->refill->refill_day});
+}
+
+void BindKey(SqliteStatement& statement, const Key& key) {
+  statement.Bind(Param(kKeyId), key.id)
+      .Bind(Param(kKeyApiId), key.api_id)
+      .Bind(Param(kKeyHash), key.hash)
+      .Bind(Param(kKeyStart), key.start)
+      .BindTextOrNull(Param(kKeyName), key.name)
+      .BindTextOrNull(Param(kKeyExternalId), key.external_id)
+      .BindTextOrNull(Param(kKeyMeta), key.meta_json)
+      .Bind(Param(kKeyEnabled), std::int64_t{key.enabled ? 1 : 0})
+      .Bind(Param(kKeyExpires), key.expires)
+      .Bind(Param(kKeyRatelimits), EncodeRateLimits(key.ratelimits))
+      .Bind(Param(kKeyPermissions), EncodeStrings(key.permissions))
+      .Bind(Param(kKeyRoles), EncodeStrings(key.roles))
+      .Bind(Param(kKeyCreatedAt), key.created_at)
+      .Bind(Param(kKeyUpdatedAt), key.updated_at);
+  BindCredits(statement, key.credits);
+}
+
+Result<Key> ReadKey(const SqliteStatement& row) {
+  Key key;
+  key.id = row.ColumnText(kKeyId);
+  key.api_id = row.ColumnText(kKeyApiId);
+  key.hash = row.ColumnText(kKeyHash);
+  key.start = row.ColumnText(kKeyStart);
+  key.name = row.ColumnText(kKeyName);
+  key.external_id = row.ColumnText(kKeyExternalId);
+  key.meta_json = row.ColumnText(kKeyMeta);
+  key.enabled = row.ColumnInt64(kKeyEnabled) != 0;
+  key.expires = row.ColumnOptionalInt64(kKeyExpires);
+  if (const auto remaining = row.ColumnOptionalInt64(kKeyCreditsRemaining)) {
+    Credits credits;
+    credits.remaining = *remaining;
+    credits.last_refill_at = row.ColumnOptionalInt64(kKeyLastRefillAt).value_or(0);
+    if (!row.ColumnIsNull(kKeyRefillInterval)) {
+      const auto interval = ParseRefillInterval(row.ColumnText(kKeyRefillInterval));
+      const auto day = row.ColumnInt64(kKeyRefillDay);
+      if (!interval) return Fail(CorruptColumn("keys.refill_interval", key.id));
+      if (day < 0 || day > std::int64_t{std::numeric_limits<unsigned>::max()}) {
+        return Fail(CorruptColumn("keys.refill_day", key.id));
+      }
+      credits.refill = CreditRefill{.interval = *interval,
+                                    .amount = row.ColumnInt64(kKeyRefillAmount),
+                                    .refill_day = static_cast<unsigned>(day)};
+    }
+    key.credits = std::move(credits);
+  }
+  auto ratelimits = DecodeRateLimits(row.ColumnText(kKeyRatelimits));
+  if (!ratelimits) return Fail(CorruptColumn("keys.ratelimits", key.id));
+  key.ratelimits = std::move(*ratelimits);
+  auto permissions = DecodeStrings(row.ColumnText(kKeyPermissions));
+  if (!permissions) return Fail(CorruptColumn("keys.permissions", key.id));
+  key.permissions = std::move(*permissions);
+  auto roles = DecodeStrings(row.ColumnText(kKeyRoles));
+  if (!roles) return Fail(CorruptColumn("keys.roles", key.id));
+  key.roles = std::move(*roles);
+  key.created_at = row.ColumnInt64(kKeyCreatedAt);
+  key.updated_at = row.ColumnInt64(kKeyUpdatedAt);
+  return key;
+}
+
+// Steps through every row of a key query.
+Result<std::vector<Key>> ReadKeys(SqliteStatement& statement) {
+  std::vector<Key> keys;
+  for (;;) {
+    auto row = statement.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return keys;
+    auto key = ReadKey(statement);
+    if (!key) return Fail(std::move(key.error()));
+    keys.push_back(std::move(*key));
+  }
+}
+
+// Runs a write that must touch exactly one live row; zero rows changed means `missing`.
+Status RunOnOne(SqliteConnection& connection, SqliteStatement& statement, std::string_view what,
+                std::string missing) {
+  if (auto ran = statement.Run(); !ran) return Fail(During(what, std::move(ran.error())));
+  if (connection.Changes() == 0) return Fail(Error::NotFound(std::move(missing)));
+  return {};
+}
+
+}  // namespace
+
+// ---- Opening ----
+
+Result<SqliteConnection> OpenSqliteDatabase(const std::string& path) {
+  if (path.empty()) return Fail(Error::InvalidInput("sqlite database path is empty"));
+  const bool in_memory = path == kSqliteInMemoryPath;
+  if (!in_memory) {
+    const auto parent = std::filesystem::path(path).parent_path();
+    std::error_code error;
+    if (!parent.empty()) std::filesystem::create_directories(parent, error);
+    if (error) {
+      return Fail(Error::Unavailable("cannot create directory '" + parent.string() +
+                                     "' for the sqlite database: " + error.message()));
+    }
+  }
+  auto connection = SqliteConnection::Open(path);
+  if (!connection) return connection;
+  if (auto configured = ConfigureConnection(*connection, path, in_memory); !configured) {
+    return Fail(std::move(configured.error()));
+  }
+  // applied_at is informational only, so the system clock is read here rather than injected.
+  if (auto migrated = ApplyMigrations(*connection, SchemaMigrations(), SystemClock().NowMillis());
+      !migrated) {
+    return Fail(std::move(migrated.error()));
+  }
+  return connection;
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  auto connection = OpenSqliteDatabase(path);
+  if (!connection) return Fail(std::move(connection.error()));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(*connection)));
+}
+
+// ---- APIs ----
+
+Status SqliteStore::InsertApi(const Api& api) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kInsertApi);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, api.id).Bind(2, api.name).Bind(3, api.created_at);
+  if (auto ran = statement->Run(); !ran) {
+    return Fail(During("inserting api " + api.id, std::move(ran.error())));
+  }
+  return {};
+}
+
+Result<std::optional<Api>> SqliteStore::GetApi(const std::string& api_id) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectApi);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, api_id);
+  auto row = statement->Step();
+  if (!row) return Fail(During("reading api " + api_id, std::move(row.error())));
+  if (!*row) return std::optional<Api>();
+  return Api{.id = statement->ColumnText(0),
+             .name = statement->ColumnText(1),
+             .created_at = statement->ColumnInt64(2)};
+}
+
+Status SqliteStore::DeleteApi(const std::string& api_id, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During("deleting api " + api_id, std::move(transaction.error())));
+  auto api = connection_.Prepare(kSoftDeleteApi);
+  if (!api) return Fail(std::move(api.error()));
+  api->Bind(1, api_id).Bind(2, now);
+  if (auto deleted = RunOnOne(connection_, *api, "deleting api " + api_id,
+                              "api " + api_id + " not found");
+      !deleted) {
+    return deleted;  // the transaction rolls back
+  }
+  auto keys = connection_.Prepare(kSoftDeleteKeysOfApi);
+  if (!keys) return Fail(std::move(keys.error()));
+  keys->Bind(1, api_id).Bind(2, now);
+  if (auto deleted = keys->Run(); !deleted) {
+    return Fail(During("deleting the keys of api " + api_id, std::move(deleted.error())));
+  }
+  return transaction->Commit();
+}
+
+// ---- Keys ----
+
+Status SqliteStore::InsertKey(const Key& key) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kInsertKey);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindKey(*statement, key);
+  return RunOnOne(connection_, *statement, "inserting key " + key.id,
+                  "api " + key.api_id + " not found");
+}
+
+Status SqliteStore::UpdateKey(const Key& key) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kUpdateKey);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindKey(*statement, key);
+  return RunOnOne(connection_, *statement, "updating key " + key.id,
+                  "key " + key.id + " not found");
+}
+
+Status SqliteStore::DeleteKey(const std::string& key_id, bool permanent, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(permanent ? kHardDeleteKey : kSoftDeleteKey);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, key_id);
+  if (!permanent) statement->Bind(2, now);
+  return RunOnOne(connection_, *statement, "deleting key " + key_id, "key " + key_id + " not found");
+}
+
+Result<std::optional<Key>> SqliteStore::GetKey(const std::string& key_id) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectKeyById);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, key_id);
+  auto keys = ReadKeys(*statement);
+  if (!keys) return Fail(During("reading key " + key_id, std::move(keys.error())));
+  if (keys->empty()) return std::optional<Key>();
+  return std::optional<Key>(std::move(keys->front()));
+}
+
+Result<KeyPage> SqliteStore::ListKeys(const std::string& api_id,
+                                      const std::optional<std::string>& cursor, std::size_t limit,
+                                      const std::optional<std::string>& external_id) {
+  if (limit == 0) return Fail(Error::InvalidInput("limit must be at least 1"));
+  // One row more than asked says whether another page follows, without a COUNT.
+  const std::size_t page_size =
+      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max() - 1);
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(external_id ? kSelectKeyPageByExternalId : kSelectKeyPage);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, api_id)
+      .Bind(2, cursor.value_or(""))
+      .Bind(3, static_cast<std::int64_t>(page_size) + 1);
+  if (external_id) statement->Bind(4, *external_id);
+  auto keys = ReadKeys(*statement);
+  if (!keys) return Fail(During("listing keys of api " + api_id, std::move(keys.error())));
+
+  KeyPage page;
+  page.keys = std::move(*keys);
+  if (page.keys.size() > page_size) {
+    page.keys.pop_back();
+    page.next_cursor = page.keys.back().id;
+  }
+  return page;
+}
+
+Result<std::vector<Key>> SqliteStore::LoadAllKeys() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectAllKeys);
+  if (!statement) return Fail(std::move(statement.error()));
+  auto keys = ReadKeys(*statement);
+  if (!keys) return Fail(During("loading all keys", std::move(keys.error())));
+  return keys;
+}
+
+Status SqliteStore::UpdateCredits(const std::string& key_id, const std::optional<Credits>& credits) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kUpdateCredits);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(Param(kKeyId), key_id);
+  BindCredits(*statement, credits);
+  return RunOnOne(connection_, *statement, "updating credits of key " + key_id,
+                  "key " + key_id + " not found");
+}
+
+// ---- Identities ----
+
+Result<std::optional<Identity>> SqliteStore::SelectIdentity(const std::string& external_id) {
+  auto statement = connection_.Prepare(kSelectIdentity);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, external_id);
+  auto row = statement->Step();
+  if (!row) return Fail(During("reading identity " + external_id, std::move(row.error())));
+  if (!*row) return std::optional<Identity>();
+  return Identity{.id = statement->ColumnText(0),
+                  .external_id = statement->ColumnText(1),
+                  .meta_json = statement->ColumnText(2),
+                  .created_at = statement->ColumnInt64(3)};
+}
+
+Result<Identity> SqliteStore::UpsertIdentity(const std::string& external_id, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  // Read first: the identity usually exists, and a read takes no write lock.
+  auto existing = SelectIdentity(external_id);
+  if (!existing) return Fail(std::move(existing.error()));
+  if (*existing) return std::move(**existing);
+
+  auto statement = connection_.Prepare(kInsertIdentity);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, NewId("id")).Bind(2, external_id).Bind(3, now);
+  if (auto inserted = statement->Run(); !inserted) {
+    return Fail(During("inserting identity " + external_id, std::move(inserted.error())));
+  }
+  auto created = SelectIdentity(external_id);
+  if (!created) return Fail(std::move(created.error()));
+  if (!*created) return Fail(Error::Internal("identity " + external_id + " vanished after insert"));
+  return std::move(**created);
+}
+
+Result<std::optional<Identity>> SqliteStore::GetIdentityByExternalId(
+    const std::string& external_id) {
+  std::lock_guard lock(mutex_);
+  return SelectIdentity(external_id);
+}
+
+// ---- Root keys ----
+
+Status SqliteStore::InsertRootKey(const RootKey& key) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kInsertRootKey);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, key.id)
+      .Bind(2, key.hash)
+      .Bind(3, key.start)
+      .BindTextOrNull(4, key.name)
+      .Bind(5, EncodeStrings(key.permissions))
+      .Bind(6, key.created_at);
+  if (auto ran = statement->Run(); !ran) {
+    return Fail(During("inserting root key " + key.id, std::move(ran.error())));
+  }
+  return {};
+}
+
+Status SqliteStore::DeleteRootKey(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kDeleteRootKey);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, id);
+  return RunOnOne(connection_, *statement, "deleting root key " + id,
+                  "root key " + id + " not found");
+}
+
+Result<std::vector<RootKey>> SqliteStore::ListRootKeys() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectRootKeys);
+  if (!statement) return Fail(std::move(statement.error()));
+  std::vector<RootKey> keys;
+  for (;;) {
+    auto row = statement->Step();
+    if (!row) return Fail(During("listing root keys", std::move(row.error())));
+    if (!*row) return keys;
+    RootKey key{.id = statement->ColumnText(0),
+                .hash = statement->ColumnText(1),
+                .start = statement->ColumnText(2),
+                .name = statement->ColumnText(3),
+                .permissions = {},
+                .created_at = statement->ColumnInt64(5)};
+    auto permissions = DecodeStrings(statement->ColumnText(4));
+    if (!permissions) return Fail(CorruptColumn("root_keys.permissions", key.id));
+    key.permissions = std::move(*permissions);
+    keys.push_back(std::move(key));
+  }
+}
+
+// ---- Health ----
+
+Status SqliteStore::Ping() {
+  std::lock_guard lock(mutex_);
+  auto one = connection_.QueryInt64(kPing);
+  if (!one) return Fail(During("ping", std::move(one.error())));
+  return {};
+}
+
+Result<int> SqliteStore::SchemaVersion() {
+  std::lock_guard lock(mutex_);
+  return ReadSchemaVersion(connection_);
+}
+
+}  // namespace tollgate

@@ -1,0 +1,72 @@
+// The embedded Store: all of tollgate's persistent state in one SQLite file (the default when no
+// --store is given), or in memory for tests.
+//
+// Threads: one connection, guarded by mutex_; every method takes the mutex for its whole
+// duration, so any thread may call any method. This serialises readers too. That is deliberate:
+// SQLite serialises writers anyway, and reads here are rare (start-up load, admin listing) because
+// verifies are served from the KeyCache and never reach SQL. A pool of read connections (WAL
+// allows readers beside the writer) is the upgrade if admin reads ever queue behind writes.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/store.h"
+
+namespace tollgate {
+
+inline constexpr const char* kSqliteInMemoryPath = ":memory:";
+
+// Opens the database file and makes it ready for the store: creates missing parent directories,
+// sets the PRAGMAs (WAL except in memory, foreign_keys, synchronous=NORMAL, busy_timeout=5s),
+// applies migrations. SqliteStore::Open is this plus the store; exposed so tests can inspect the
+// connection settings.
+Result<SqliteConnection> OpenSqliteDatabase(const std::string& path);
+
+class SqliteStore final : public Store {
+ public:
+  // path is a filesystem path (not a sqlite:// URL) or kSqliteInMemoryPath. Fails with
+  // kUnavailable when the file cannot be opened or its schema is newer than this binary knows.
+  static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path);
+
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  // KeyStore
+  Status InsertApi(const Api& api) override;
+  Result<std::optional<Api>> GetApi(const std::string& api_id) override;
+  Status DeleteApi(const std::string& api_id, UnixMillis now) override;
+  Status InsertKey(const Key& key) override;
+  Status UpdateKey(const Key& key) override;
+  Status DeleteKey(const std::string& key_id, bool permanent, UnixMillis now) override;
+  Result<std::optional<Key>> GetKey(const std::string& key_id) override;
+  Result<KeyPage> ListKeys(const std::string& api_id, const std::optional<std::string>& cursor,
+                           std::size_t limit,
+                           const std::optional<std::string>& external_id) override;
+  Result<std::vector<Key>> LoadAllKeys() override;
+  Status UpdateCredits(const std::string& key_id, const std::optional<Credits>& credits) override;
+  Result<Identity> UpsertIdentity(const std::string& external_id, UnixMillis now) override;
+  Result<std::optional<Identity>> GetIdentityByExternalId(const std::string& external_id) override;
+
+  // RootKeyStore
+  Status InsertRootKey(const RootKey& key) override;
+  Status DeleteRootKey(const std::string& id) override;
+  Result<std::vector<RootKey>> ListRootKeys() override;
+
+  // Store
+  Status Ping() override;
+  Result<int> SchemaVersion() override;
+
+ private:
+  explicit SqliteStore(SqliteConnection connection) : connection_(std::move(connection)) {}
+
+  Result<std::optional<Identity>> SelectIdentity(const std::string& external_id);  // mutex held
+
+  std::mutex mutex_;
+  SqliteConnection connection_;  // guarded by mutex_
+};
+
+}  // namespace tollgate

@@ -1,0 +1,21 @@
+// The whole persistent state of tollgate behind one object. Each domain sees only its own
+// interface (KeyStore, RootKeyStore, ...); app/ creates the concrete Store from the --store URL.
+#pragma once
+
+#include <memory>
+
+#include "auth/root_key_store.h"
+#include "keys/key_store.h"
+
+namespace tollgate {
+
+class Store : public KeyStore, public RootKeyStore {
+ public:
+  // Answers whether the store is reachable right now (for /readyz).
+  virtual Status Ping() = 0;
+  // The schema version after migrations ran.
+  virtual Result<int> SchemaVersion() = 0;
+};
+using StorePtr = std::unique_ptr<Store>;
+
+}  // namespace tollgate

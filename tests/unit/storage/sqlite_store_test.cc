@@ -1,0 +1,555 @@
+// The Store contract, written against the Store interface only. Each backend joins the suite with
+// one StoreBackend entry in INSTANTIATE_TEST_SUITE_P; the PostgreSQL store can reuse every case
+// by adding its factory (which should hand back a store with empty tables).
+#include "storage/sqlite/sqlite_store.h"
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.h"
+
+namespace tollgate {
+namespace {
+
+#define ASSERT_OK(expr)                                           \
+  do {                                                            \
+    const auto& result_ = (expr);                                 \
+    ASSERT_TRUE(result_.has_value()) << result_.error().detail;   \
+  } while (false)
+#define EXPECT_ERROR(expr, error_code)                                                  \
+  do {                                                                                  \
+    const auto& result_ = (expr);                                                       \
+    ASSERT_FALSE(result_.has_value()) << "expected " #error_code;                       \
+    EXPECT_EQ(result_.error().code, ErrorCode::error_code) << result_.error().detail;   \
+  } while (false)
+
+// How a backend under test is made. `scratch` is an empty directory owned by the test: a file
+// store puts its file there; a server-backed store ignores it.
+struct StoreBackend {
+  std::string name;
+  std::function<Result<StorePtr>(const std::filesystem::path& scratch)> make;
+};
+
+void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
+
+Result<StorePtr> OpenSqlite(const std::string& path) {
+  auto store = SqliteStore::Open(path);
+  if (!store) return Fail(std::move(store.error()));
+  return StorePtr(std::move(*store));
+}
+
+class StoreTest : public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override {
+    auto store = GetParam().make(scratch_.Path());
+    ASSERT_TRUE(store.has_value()) << store.error().detail;
+    store_ = std::move(*store);
+  }
+
+  // Inserts an API, failing the test if that does not work.
+  void AddApi(const std::string& id) {
+    ASSERT_OK(store_->InsertApi(Api{.id = id, .name = "api " + id, .created_at = 1'000}));
+  }
+
+  TempDir scratch_;
+  StorePtr store_;
+};
+
+Key MinimalKey(const std::string& id, const std::string& api_id) {
+  Key key;
+  key.id = id;
+  key.api_id = api_id;
+  key.hash = "hash-of-" + id;
+  key.start = "tg_" + id.substr(0, 4);
+  key.created_at = 2'000;
+  key.updated_at = 2'000;
+  return key;
+}
+
+Key FullKey(const std::string& id, const std::string& api_id) {
+  Key key = MinimalKey(id, api_id);
+  key.name = "production backend";
+  key.external_id = "user_123";
+  key.meta_json = R"({"plan":"pro","seats":3,"nested":{"ok":true}})";
+  key.enabled = false;
+  key.expires = 1'900'000'000'000;
+  key.credits = Credits{
+      .remaining = 42,
+      .refill = CreditRefill{.interval = RefillInterval::kMonthly, .amount = 100, .refill_day = 31},
+      .last_refill_at = 1'700'000'000'123,
+  };
+  key.ratelimits = {
+      RateLimitConfig{.id = "rl_1", .name = "requests", .limit = 10, .duration_ms = 60'000,
+                      .auto_apply = true},
+      RateLimitConfig{.id = "rl_2", .name = "tokens", .limit = 5'000, .duration_ms = 1'000,
+                      .auto_apply = false},
+  };
+  key.permissions = {"documents.read", "documents.write"};
+  key.roles = {"admin", "billing"};
+  key.created_at = 1'700'000'000'000;
+  key.updated_at = 1'700'000'000'500;
+  return key;
+}
+
+// The model has no operator==, so keys are compared field by field; a failure names the field.
+void ExpectSameKey(const Key& want, const Key& got) {
+  SCOPED_TRACE("key " + want.id);
+  EXPECT_EQ(want.id, got.id);
+  EXPECT_EQ(want.api_id, got.api_id);
+  EXPECT_EQ(want.hash, got.hash);
+  EXPECT_EQ(want.start, got.start);
+  EXPECT_EQ(want.name, got.name);
+  EXPECT_EQ(want.external_id, got.external_id);
+  EXPECT_EQ(want.meta_json, got.meta_json);
+  EXPECT_EQ(want.enabled, got.enabled);
+  EXPECT_EQ(want.expires, got.expires);
+  ASSERT_EQ(want.credits.has_value(), got.credits.has_value());
+  if (want.credits) {
+    EXPECT_EQ(want.credits->remaining, got.credits->remaining);
+    EXPECT_EQ(want.credits->last_refill_at, got.credits->last_refill_at);
+    ASSERT_EQ(want.credits->refill.has_value(), got.credits->refill.has_value());
+    if (want.credits->refill) {
+      EXPECT_EQ(want.credits->refill->interval, got.credits->refill->interval);
+      EXPECT_EQ(want.credits->refill->amount, got.credits->refill->amount);
+      EXPECT_EQ(want.credits->refill->refill_day, got.credits->refill->refill_day);
+    }
+  }
+  ASSERT_EQ(want.ratelimits.size(), got.ratelimits.size());
+  for (std::size_t i = 0; i < want.ratelimits.size(); ++i) {
+    EXPECT_EQ(want.ratelimits[i].id, got.ratelimits[i].id);
+    EXPECT_EQ(want.ratelimits[i].name, got.ratelimits[i].name);
+    EXPECT_EQ(want.ratelimits[i].limit, got.ratelimits[i].limit);
+    EXPECT_EQ(want.ratelimits[i].duration_ms, got.ratelimits[i].duration_ms);
+    EXPECT_EQ(want.ratelimits[i].auto_apply, got.ratelimits[i].auto_apply);
+  }
+  EXPECT_EQ(want.permissions, got.permissions);
+  EXPECT_EQ(want.roles, got.roles);
+  EXPECT_EQ(want.created_at, got.created_at);
+  EXPECT_EQ(want.updated_at, got.updated_at);
+}
+
+std::vector<std::string> Ids(const std::vector<Key>& keys) {
+  std::vector<std::string> ids;
+  for (const auto& key : keys) ids.push_back(key.id);
+  return ids;
+}
+
+// ---- Keys: round trips and updates ----
+
+TEST_P(StoreTest, RoundTripsFullyPopulatedKey) {
+  AddApi("api_1");
+  const Key key = FullKey("key_full", "api_1");
+  ASSERT_OK(store_->InsertKey(key));
+
+  auto got = store_->GetKey("key_full");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameKey(key, **got);
+}
+
+TEST_P(StoreTest, RoundTripsMinimalKey) {
+  AddApi("api_1");
+  const Key key = MinimalKey("key_min", "api_1");
+  ASSERT_OK(store_->InsertKey(key));
+
+  auto got = store_->GetKey("key_min");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameKey(key, **got);
+}
+
+TEST_P(StoreTest, RoundTripsCreditsWithoutRefillAndDailyRefill) {
+  AddApi("api_1");
+  Key no_refill = MinimalKey("key_a", "api_1");
+  no_refill.credits = Credits{.remaining = 0, .refill = std::nullopt, .last_refill_at = 0};
+  Key daily = MinimalKey("key_b", "api_1");
+  daily.credits = Credits{
+      .remaining = -3,  // stored as given; clamping is the key service's business
+      .refill = CreditRefill{.interval = RefillInterval::kDaily, .amount = 7, .refill_day = 1},
+      .last_refill_at = 86'400'000,
+  };
+  ASSERT_OK(store_->InsertKey(no_refill));
+  ASSERT_OK(store_->InsertKey(daily));
+
+  for (const Key* key : {&no_refill, &daily}) {
+    auto got = store_->GetKey(key->id);
+    ASSERT_OK(got);
+    ASSERT_TRUE(got->has_value());
+    ExpectSameKey(*key, **got);
+  }
+}
+
+TEST_P(StoreTest, GetUnknownKeyIsEmpty) {
+  auto got = store_->GetKey("key_nope");
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+}
+
+TEST_P(StoreTest, UpdateKeyReplacesMutableFieldsOnly) {
+  AddApi("api_1");
+  ASSERT_OK(store_->InsertKey(FullKey("key_1", "api_1")));
+
+  Key update = MinimalKey("key_1", "api_1");
+  update.hash = "a different hash";  // immutable: ignored
+  update.start = "ignored";          // immutable: ignored
+  update.created_at = 1;             // immutable: ignored
+  update.name = "renamed";
+  update.enabled = true;
+  update.credits = std::nullopt;
+  update.ratelimits = {RateLimitConfig{.id = "rl_9", .name = "burst", .limit = 1,
+                                       .duration_ms = 100, .auto_apply = true}};
+  update.permissions = {"x"};
+  update.updated_at = 1'800'000'000'000;
+  ASSERT_OK(store_->UpdateKey(update));
+
+  Key want = update;
+  const Key original = FullKey("key_1", "api_1");
+  want.hash = original.hash;
+  want.start = original.start;
+  want.created_at = original.created_at;
+  auto got = store_->GetKey("key_1");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameKey(want, **got);
+}
+
+TEST_P(StoreTest, UpdateOfMissingKeyIsNotFound) {
+  AddApi("api_1");
+  EXPECT_ERROR(store_->UpdateKey(MinimalKey("key_nope", "api_1")), kNotFound);
+}
+
+TEST_P(StoreTest, UpdateCreditsWritesOnlyCredits) {
+  AddApi("api_1");
+  const Key key = FullKey("key_1", "api_1");
+  ASSERT_OK(store_->InsertKey(key));
+
+  const Credits credits{.remaining = 41, .refill = std::nullopt, .last_refill_at = 5};
+  ASSERT_OK(store_->UpdateCredits("key_1", credits));
+  Key want = key;
+  want.credits = credits;
+  auto got = store_->GetKey("key_1");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameKey(want, **got);
+
+  ASSERT_OK(store_->UpdateCredits("key_1", std::nullopt));
+  got = store_->GetKey("key_1");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_FALSE((*got)->credits.has_value());
+
+  EXPECT_ERROR(store_->UpdateCredits("key_nope", credits), kNotFound);
+}
+
+// ---- Keys: conflicts and deletion ----
+
+TEST_P(StoreTest, DuplicateHashIsConflict) {
+  AddApi("api_1");
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_1", "api_1")));
+  Key same_hash = MinimalKey("key_2", "api_1");
+  same_hash.hash = MinimalKey("key_1", "api_1").hash;
+  EXPECT_ERROR(store_->InsertKey(same_hash), kConflict);
+}
+
+TEST_P(StoreTest, InsertKeyIntoUnknownApiIsNotFound) {
+  EXPECT_ERROR(store_->InsertKey(MinimalKey("key_1", "api_nope")), kNotFound);
+}
+
+TEST_P(StoreTest, SoftDeleteHidesKeyEverywhere) {
+  AddApi("api_1");
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_1", "api_1")));
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_2", "api_1")));
+  ASSERT_OK(store_->DeleteKey("key_1", /*permanent=*/false, 3'000));
+
+  auto got = store_->GetKey("key_1");
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+  auto page = store_->ListKeys("api_1", std::nullopt, 10, std::nullopt);
+  ASSERT_OK(page);
+  EXPECT_EQ(Ids(page->keys), std::vector<std::string>{"key_2"});
+  auto all = store_->LoadAllKeys();
+  ASSERT_OK(all);
+  EXPECT_EQ(Ids(*all), std::vector<std::string>{"key_2"});
+
+  EXPECT_ERROR(store_->UpdateKey(MinimalKey("key_1", "api_1")), kNotFound);
+  EXPECT_ERROR(store_->UpdateCredits("key_1", std::nullopt), kNotFound);
+  EXPECT_ERROR(store_->DeleteKey("key_1", /*permanent=*/false, 4'000), kNotFound);
+  EXPECT_ERROR(store_->DeleteKey("key_1", /*permanent=*/true, 4'000), kNotFound);
+}
+
+TEST_P(StoreTest, PermanentDeleteRemovesTheRow) {
+  AddApi("api_1");
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_1", "api_1")));
+  ASSERT_OK(store_->DeleteKey("key_1", /*permanent=*/true, 3'000));
+
+  auto got = store_->GetKey("key_1");
+  ASSERT_OK(got);
+  EXPECT_FALSE(got->has_value());
+  // A soft-deleted row would still hold its id and hash; a removed one frees both.
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_1", "api_1")));
+}
+
+TEST_P(StoreTest, DeleteOfMissingKeyIsNotFound) {
+  EXPECT_ERROR(store_->DeleteKey("key_nope", /*permanent=*/false, 1), kNotFound);
+  EXPECT_ERROR(store_->DeleteKey("key_nope", /*permanent=*/true, 1), kNotFound);
+}
+
+// ---- APIs ----
+
+TEST_P(StoreTest, ApiRoundTripsAndDuplicateIsConflict) {
+  ASSERT_OK(store_->InsertApi(Api{.id = "api_1", .name = "payments", .created_at = 77}));
+  auto got = store_->GetApi("api_1");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->id, "api_1");
+  EXPECT_EQ((*got)->name, "payments");
+  EXPECT_EQ((*got)->created_at, 77);
+
+  EXPECT_ERROR(store_->InsertApi(Api{.id = "api_1", .name = "again", .created_at = 78}), kConflict);
+  auto missing = store_->GetApi("api_nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreTest, DeletingApiHidesItAndItsKeys) {
+  AddApi("api_1");
+  AddApi("api_2");
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_1", "api_1")));
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_2", "api_2")));
+  ASSERT_OK(store_->DeleteApi("api_1", 5'000));
+
+  auto api = store_->GetApi("api_1");
+  ASSERT_OK(api);
+  EXPECT_FALSE(api->has_value());
+  auto key = store_->GetKey("key_1");
+  ASSERT_OK(key);
+  EXPECT_FALSE(key->has_value());
+  auto page = store_->ListKeys("api_1", std::nullopt, 10, std::nullopt);
+  ASSERT_OK(page);
+  EXPECT_TRUE(page->keys.empty());
+  auto all = store_->LoadAllKeys();
+  ASSERT_OK(all);
+  EXPECT_EQ(Ids(*all), std::vector<std::string>{"key_2"});
+
+  EXPECT_ERROR(store_->InsertKey(MinimalKey("key_3", "api_1")), kNotFound);
+  EXPECT_ERROR(store_->UpdateKey(MinimalKey("key_1", "api_1")), kNotFound);
+  EXPECT_ERROR(store_->DeleteApi("api_1", 6'000), kNotFound);
+}
+
+TEST_P(StoreTest, DeleteOfMissingApiIsNotFound) {
+  EXPECT_ERROR(store_->DeleteApi("api_nope", 1), kNotFound);
+}
+
+// ---- Listing ----
+
+TEST_P(StoreTest, ListKeysPagesInIdOrderAcrossThreePages) {
+  AddApi("api_1");
+  AddApi("api_2");
+  for (const char* id : {"key_05", "key_01", "key_07", "key_03", "key_02", "key_06", "key_04"}) {
+    ASSERT_OK(store_->InsertKey(MinimalKey(id, "api_1")));
+  }
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_00", "api_2")));  // another API: never listed
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_08", "api_2")));
+
+  auto first = store_->ListKeys("api_1", std::nullopt, 3, std::nullopt);
+  ASSERT_OK(first);
+  EXPECT_EQ(Ids(first->keys), (std::vector<std::string>{"key_01", "key_02", "key_03"}));
+  ASSERT_EQ(first->next_cursor, "key_03");
+
+  auto second = store_->ListKeys("api_1", first->next_cursor, 3, std::nullopt);
+  ASSERT_OK(second);
+  EXPECT_EQ(Ids(second->keys), (std::vector<std::string>{"key_04", "key_05", "key_06"}));
+  ASSERT_EQ(second->next_cursor, "key_06");
+
+  auto third = store_->ListKeys("api_1", second->next_cursor, 3, std::nullopt);
+  ASSERT_OK(third);
+  EXPECT_EQ(Ids(third->keys), std::vector<std::string>{"key_07"});
+  EXPECT_FALSE(third->next_cursor.has_value());
+}
+
+TEST_P(StoreTest, ListKeysFilteredByExternalIdAcrossThreePages) {
+  AddApi("api_1");
+  // Odd ids belong to alice, even ids to bob: the filter must skip bob's keys inside each page.
+  for (int i = 1; i <= 14; ++i) {
+    const std::string id = (i < 10 ? "key_0" : "key_") + std::to_string(i);
+    Key key = MinimalKey(id, "api_1");
+    key.external_id = i % 2 == 1 ? "alice" : "bob";
+    ASSERT_OK(store_->InsertKey(key));
+  }
+  const std::optional<std::string> alice = "alice";
+
+  auto first = store_->ListKeys("api_1", std::nullopt, 3, alice);
+  ASSERT_OK(first);
+  EXPECT_EQ(Ids(first->keys), (std::vector<std::string>{"key_01", "key_03", "key_05"}));
+  ASSERT_EQ(first->next_cursor, "key_05");
+
+  auto second = store_->ListKeys("api_1", first->next_cursor, 3, alice);
+  ASSERT_OK(second);
+  EXPECT_EQ(Ids(second->keys), (std::vector<std::string>{"key_07", "key_09", "key_11"}));
+  ASSERT_EQ(second->next_cursor, "key_11");
+
+  auto third = store_->ListKeys("api_1", second->next_cursor, 3, alice);
+  ASSERT_OK(third);
+  EXPECT_EQ(Ids(third->keys), std::vector<std::string>{"key_13"});
+  EXPECT_FALSE(third->next_cursor.has_value());
+
+  auto nobody = store_->ListKeys("api_1", std::nullopt, 3, std::optional<std::string>("carol"));
+  ASSERT_OK(nobody);
+  EXPECT_TRUE(nobody->keys.empty());
+  EXPECT_FALSE(nobody->next_cursor.has_value());
+}
+
+TEST_P(StoreTest, ListKeysFullLastPageHasNoCursor) {
+  AddApi("api_1");
+  for (const char* id : {"key_1", "key_2", "key_3", "key_4"}) {
+    ASSERT_OK(store_->InsertKey(MinimalKey(id, "api_1")));
+  }
+  auto first = store_->ListKeys("api_1", std::nullopt, 2, std::nullopt);
+  ASSERT_OK(first);
+  ASSERT_EQ(first->next_cursor, "key_2");
+  auto second = store_->ListKeys("api_1", first->next_cursor, 2, std::nullopt);
+  ASSERT_OK(second);
+  EXPECT_EQ(Ids(second->keys), (std::vector<std::string>{"key_3", "key_4"}));
+  EXPECT_FALSE(second->next_cursor.has_value());
+}
+
+TEST_P(StoreTest, LoadAllKeysReturnsEveryLiveKeyOfEveryLiveApi) {
+  AddApi("api_1");
+  AddApi("api_2");
+  AddApi("api_3");
+  const Key full = FullKey("key_a", "api_1");
+  ASSERT_OK(store_->InsertKey(full));
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_b", "api_2")));
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_c", "api_2")));
+  ASSERT_OK(store_->InsertKey(MinimalKey("key_d", "api_3")));
+  ASSERT_OK(store_->DeleteKey("key_c", /*permanent=*/false, 9));
+  ASSERT_OK(store_->DeleteApi("api_3", 9));
+
+  auto all = store_->LoadAllKeys();
+  ASSERT_OK(all);
+  ASSERT_EQ(Ids(*all), (std::vector<std::string>{"key_a", "key_b"}));
+  ExpectSameKey(full, all->front());
+}
+
+// ---- Identities ----
+
+TEST_P(StoreTest, UpsertIdentityIsIdempotent) {
+  auto created = store_->UpsertIdentity("cust_42", 1'000);
+  ASSERT_OK(created);
+  EXPECT_EQ(created->id.rfind("id_", 0), 0u) << created->id;
+  EXPECT_EQ(created->external_id, "cust_42");
+  EXPECT_EQ(created->meta_json, "");
+  EXPECT_EQ(created->created_at, 1'000);
+
+  auto again = store_->UpsertIdentity("cust_42", 2'000);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->id, created->id);
+  EXPECT_EQ(again->created_at, 1'000);
+
+  auto other = store_->UpsertIdentity("cust_43", 2'000);
+  ASSERT_OK(other);
+  EXPECT_NE(other->id, created->id);
+
+  auto found = store_->GetIdentityByExternalId("cust_42");
+  ASSERT_OK(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, created->id);
+  auto missing = store_->GetIdentityByExternalId("cust_nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+// ---- Root keys ----
+
+TEST_P(StoreTest, RootKeysInsertListDelete) {
+  const RootKey later{.id = "rk_b", .hash = "hash-b", .start = "tg_root_b", .name = "",
+                      .permissions = {}, .created_at = 200};
+  const RootKey earlier{.id = "rk_a", .hash = "hash-a", .start = "tg_root_a", .name = "ci",
+                        .permissions = {"api.*.create_key", "*"}, .created_at = 100};
+  ASSERT_OK(store_->InsertRootKey(later));
+  ASSERT_OK(store_->InsertRootKey(earlier));
+  EXPECT_ERROR(store_->InsertRootKey(RootKey{.id = "rk_c", .hash = "hash-a", .start = "x",
+                                             .name = "", .permissions = {}, .created_at = 300}),
+               kConflict);
+
+  auto listed = store_->ListRootKeys();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  const RootKey& first = (*listed)[0];
+  EXPECT_EQ(first.id, earlier.id);
+  EXPECT_EQ(first.hash, earlier.hash);
+  EXPECT_EQ(first.start, earlier.start);
+  EXPECT_EQ(first.name, earlier.name);
+  EXPECT_EQ(first.permissions, earlier.permissions);
+  EXPECT_EQ(first.created_at, earlier.created_at);
+  EXPECT_EQ((*listed)[1].id, later.id);
+  EXPECT_TRUE((*listed)[1].permissions.empty());
+
+  ASSERT_OK(store_->DeleteRootKey("rk_a"));
+  EXPECT_ERROR(store_->DeleteRootKey("rk_a"), kNotFound);
+  listed = store_->ListRootKeys();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "rk_b");
+}
+
+// ---- Health and concurrency ----
+
+TEST_P(StoreTest, PingsAndReportsSchemaVersion) {
+  ASSERT_OK(store_->Ping());
+  auto version = store_->SchemaVersion();
+  ASSERT_OK(version);
+  EXPECT_GE(*version, 1);
+}
+
+TEST_P(StoreTest, ConcurrentWritersAndReadersAllSucceed) {
+  AddApi("api_1");
+  constexpr int kThreads = 4;
+  constexpr int kWritesPerThread = 50;
+  for (int t = 0; t < kThreads; ++t) {
+    Key key = MinimalKey("key_" + std::to_string(t), "api_1");
+    key.credits = Credits{.remaining = 0, .refill = std::nullopt, .last_refill_at = 0};
+    ASSERT_OK(store_->InsertKey(key));
+  }
+  std::vector<std::vector<std::string>> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &failures] {
+      const std::string id = "key_" + std::to_string(t);
+      for (int i = 1; i <= kWritesPerThread; ++i) {
+        const Credits credits{.remaining = i, .refill = std::nullopt, .last_refill_at = i};
+        if (auto s = store_->UpdateCredits(id, credits); !s) failures[t].push_back(s.error().detail);
+        if (auto k = store_->GetKey(id); !k) failures[t].push_back(k.error().detail);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(failures[t].empty()) << failures[t].front();
+    auto got = store_->GetKey("key_" + std::to_string(t));
+    ASSERT_OK(got);
+    ASSERT_TRUE(got->has_value());
+    ASSERT_TRUE((*got)->credits.has_value());
+    EXPECT_EQ((*got)->credits->remaining, kWritesPerThread);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreTest,
+    ::testing::Values(
+        StoreBackend{"SqliteInMemory",
+                     [](const std::filesystem::path&) { return OpenSqlite(kSqliteInMemoryPath); }},
+        StoreBackend{"SqliteFile",
+                     [](const std::filesystem::path& scratch) {
+                       return OpenSqlite((scratch / "data" / "tollgate.db").string());
+                     }}),
+    [](const ::testing::TestParamInfo<StoreBackend>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tollgate
