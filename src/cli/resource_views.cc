@@ -41,8 +41,10 @@ std::optional<std::string> Join(const json& object, const char* name, char separ
   return text;
 }
 
+// Keys carry credits as {remaining, refill?}; verifyKey answers with the remaining number alone.
 std::string Remaining(const json* credits) {
   if (credits == nullptr) return "unlimited";
+  if (credits->is_number_integer()) return std::to_string(credits->get<std::int64_t>());
   const auto remaining = IntegerField(*credits, "remaining");
   return remaining ? std::to_string(*remaining) : "unlimited";
 }

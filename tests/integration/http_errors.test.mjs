@@ -25,7 +25,7 @@ test('bad requests get 400/404/405/413/415/431 and the same server keeps serving
   });
 
   await t.test('a JSON body that is not an object → 400', async () => {
-    expectError(seen(await server.call('/v2/apis.createApi', [{ name: 'x' }])), 400, 'array body');
+    expectError(seen(await server.call('/v2/apis.createApi', [{ name: 'unauthorized' }])), 400, 'array body');
   });
 
   await t.test('wrong type (name: 5) → 400 at body.name', async () => {
@@ -95,16 +95,16 @@ test('root key authentication: 401 without or with an unknown key, 403 naming th
   t.after(() => server.stop());
 
   await t.test('no Authorization header → 401', async () => {
-    expectError(await server.call('/v2/apis.createApi', { name: 'x' }, { rootKey: null }), 401, 'no Authorization');
+    expectError(await server.call('/v2/apis.createApi', { name: 'unauthorized' }, { rootKey: null }), 401, 'no Authorization');
   });
 
   await t.test('unknown root key → 401', async () => {
     const bogus = `tg_root_${randomBase58(40)}`;
-    expectError(await server.call('/v2/apis.createApi', { name: 'x' }, { rootKey: bogus }), 401, 'bogus root key');
+    expectError(await server.call('/v2/apis.createApi', { name: 'unauthorized' }, { rootKey: bogus }), 401, 'bogus root key');
   });
 
   await t.test('Authorization that is not Bearer → 401', async () => {
-    const res = await server.call('/v2/apis.createApi', { name: 'x' }, {
+    const res = await server.call('/v2/apis.createApi', { name: 'unauthorized' }, {
       rootKey: null, headers: { authorization: `Basic ${Buffer.from(`x:${server.rootKey}`).toString('base64')}` },
     });
     expectError(res, 401, 'Basic auth');

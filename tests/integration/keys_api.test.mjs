@@ -215,7 +215,7 @@ test('updateKey changes fields, null clears a nullable one, unknown key → 404'
   await updateKey(server, keyId, { enabled: true });
   assert.equal((await verify(server, key)).code, 'VALID');
 
-  expectError(await server.call('/v2/keys.updateKey', { keyId: 'key_doesnotexist', name: 'x' }), 404, 'updateKey unknown');
+  expectError(await server.call('/v2/keys.updateKey', { keyId: 'key_doesnotexist', name: 'renamed' }), 404, 'updateKey unknown');
   expectFieldError(await server.call('/v2/keys.updateKey', { keyId, enabled: 'yes' }), 'body.enabled', 'enabled: "yes"');
 });
 
@@ -391,8 +391,8 @@ test('deleteKey → NOT_FOUND; deleteApi → its keys NOT_FOUND', async (t) => {
 
 test('rootKeys: create/list/delete, scoped verify, no privilege escalation, deleted key → 401', async (t) => {
   const server = await withServer(t);
-  const apiA = await createApi(server, 'a');
-  const apiB = await createApi(server, 'b');
+  const apiA = await createApi(server, 'api-a');
+  const apiB = await createApi(server, 'api-b');
   const keyA = await createKey(server, apiA);
   const keyB = await createKey(server, apiB);
 
