@@ -4,3 +4,4 @@ set -euo pipefail
 build=${1:-build}
 echo "== in-process verification (Google Benchmark)"
 "$build/bench/verify_bench" --benchmark_min_time=0.5
+bench/http_verify.sh "$build" 5

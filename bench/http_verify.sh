@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# keys.verifyKey over HTTP on loopback with wrk: starts tollgate on a temporary store, creates
+# one API and one key, and drives verifies at 1 and 32 connections for a few seconds each.
+# Usage: bench/http_verify.sh [build-dir] [seconds]
+set -euo pipefail
+build=${1:-build}
+seconds=${2:-5}
+dir=$(mktemp -d)
+port=18181
+"$build/src/app/tollgate" serve --listen 127.0.0.1:$port --store "sqlite://$dir/t.db" --log-level warn \
+  >"$dir/out.txt" 2>"$dir/err.txt" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do grep -q TOLLGATE_ROOT_KEY "$dir/out.txt" 2>/dev/null && break; sleep 0.1; done
+root=$(sed -n 's/^TOLLGATE_ROOT_KEY=//p' "$dir/out.txt")
+call() { curl -sf -H "Authorization: Bearer $root" -H 'Content-Type: application/json' "http://127.0.0.1:$port/v2/$1" -d "$2"; }
+for _ in $(seq 50); do call apis.createApi '{"name":"bench"}' >"$dir/api.json" 2>/dev/null && break; sleep 0.1; done
+api=$(sed -n 's/.*"apiId":"\([^"]*\)".*/\1/p' "$dir/api.json")
+key=$(call keys.createKey "{\"apiId\":\"$api\"}" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+cat >"$dir/verify.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"key":"$key"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $root"
+LUA
+for conns in 1 32; do
+  threads=$(( conns < 2 ? 1 : 2 ))
+  echo "== keys.verifyKey over HTTP, $conns connection(s), ${seconds}s"
+  wrk -t$threads -c$conns -d${seconds}s --latency -s "$dir/verify.lua" "http://127.0.0.1:$port/v2/keys.verifyKey" |
+    grep -E 'Requests/sec|  50%|  99%|Non-2xx'
+done
