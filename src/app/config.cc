@@ -48,6 +48,10 @@ Status ApplyConfigText(CLI::App& serve, const std::string& yaml_text, const std:
   if (root.IsNull()) return {};
   if (!root.IsMap()) return Fail(Error::InvalidInput(origin + ": the top level must be a mapping of setting: value"));
   for (const auto& entry : root) {
+    // A key may be any YAML node ("? [a, b]"); as<std::string>() would throw on a non-scalar.
+    if (!entry.first.IsScalar()) {
+      return Fail(Error::InvalidInput(origin + ": every setting name must be plain text, e.g. 'listen'"));
+    }
     const std::string key = entry.first.as<std::string>();
     if (key == "config") return Fail(Error::InvalidInput(origin + ": 'config' cannot be set inside a config file"));
     CLI::Option* option = nullptr;

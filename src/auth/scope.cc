@@ -3,27 +3,23 @@
 #include <algorithm>
 
 namespace tollgate {
-namespace {
-
-// Splits at the next '.', advancing text past it.
-std::string_view NextSegment(std::string_view& text) {
-  const auto dot = text.find('.');
-  const std::string_view segment = text.substr(0, dot);
-  text = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-  return segment;
-}
-
-}  // namespace
-
 bool ScopeMatches(std::string_view granted, std::string_view required) {
   if (granted == "*") return true;
-  // Compare segment by segment; both must run out together.
-  while (!granted.empty() && !required.empty()) {
-    const std::string_view g = NextSegment(granted);
-    const std::string_view r = NextSegment(required);
+  // Compare segment by segment; both must run out of segments together. "Out of segments" is
+  // "no '.' left", not "nothing left": a trailing '.' is one more (empty) segment, so
+  // "api.x.create_key." is a 4-segment scope and matches no 3-segment one.
+  while (true) {
+    const auto granted_dot = granted.find('.');
+    const auto required_dot = required.find('.');
+    const std::string_view g = granted.substr(0, granted_dot);
+    const std::string_view r = required.substr(0, required_dot);
     if (g != "*" && g != r) return false;
+    if (granted_dot == std::string_view::npos || required_dot == std::string_view::npos) {
+      return granted_dot == required_dot;
+    }
+    granted.remove_prefix(granted_dot + 1);
+    required.remove_prefix(required_dot + 1);
   }
-  return granted.empty() && required.empty();
 }
 
 bool ScopesAllow(const std::vector<std::string>& granted, std::string_view required) {

@@ -75,8 +75,9 @@ std::optional<std::int64_t> FieldReader::OptionalInt(const char* name, std::int6
     number = value->get<std::int64_t>();
   } else if (value->is_number_float()) {
     // JavaScript clients send 5 as 5, but some JSON encoders send 5.0: accept integral floats.
+    // The range check must come first: converting a double outside int64's range is undefined.
     const double d = value->get<double>();
-    if (d != static_cast<double>(static_cast<std::int64_t>(d)) || d > 9.2e18 || d < -9.2e18) {
+    if (d > 9.2e18 || d < -9.2e18 || d != static_cast<double>(static_cast<std::int64_t>(d))) {
       TypeError(name, "an integer");
       return std::nullopt;
     }

@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "auth/scope.h"
@@ -7,6 +9,8 @@
 
 namespace tollgate {
 namespace {
+
+constexpr int kMaxJsonDepth = 32;
 
 bool IsJsonContentType(std::string_view content_type) {
   const auto semicolon = content_type.find(';');
@@ -31,6 +35,32 @@ std::string_view BearerToken(std::string_view header) {
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   return token;
+}
+
+// Deepest nesting of arrays and objects in a JSON text, without parsing it; stops counting at
+// `limit + 1`. nlohmann's parser is iterative, but dump() and the handlers recurse, so depth is
+// bounded before anything else touches the document. One pass over the bytes.
+int JsonDepth(std::string_view text, int limit) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace
@@ -73,6 +103,10 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
   } catch (const std::exception& e) {
     spdlog::error("request {} to {} failed with an exception: {}", request.request_id, request.path, e.what());
     return ErrorResponse(request.request_id, Error::Internal("internal error; see the server log for request " + request.request_id));
+  } catch (...) {
+    // Not every throw is a std::exception (a library may throw its own type); none may escape.
+    spdlog::error("request {} to {} failed with a non-standard exception", request.request_id, request.path);
+    return ErrorResponse(request.request_id, Error::Internal("internal error; see the server log for request " + request.request_id));
   }
 }
 
@@ -95,6 +129,11 @@ HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) c
                                    "the root key in the Authorization header is not valid", {}});
   }
 
+  if (JsonDepth(request.body, kMaxJsonDepth) > kMaxJsonDepth) {
+    return ErrorResponse(id, Error::InvalidInput(
+                                 "the request body nests objects or arrays deeper than " + std::to_string(kMaxJsonDepth) + " levels",
+                                 {{"body", "is nested too deeply", "flatten the JSON; no tollgate field needs more than a few levels"}}));
+  }
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(request.body);

@@ -16,6 +16,9 @@ constexpr std::size_t kMaxNameLength = 255;
 constexpr std::size_t kMaxExternalIdLength = 255;
 constexpr std::size_t kMaxPermissionLength = 512;
 constexpr std::int64_t kMinRateLimitDurationMs = 1000;
+// Credit balances stay within JavaScript's exact integers (2^53 - 1), so every JSON client reads
+// them exactly, and far from int64 overflow.
+constexpr std::int64_t kMaxCredits = (std::int64_t{1} << 53) - 1;
 
 std::optional<FieldError> CheckLength(std::string_view value, std::size_t max, const char* location) {
   if (value.size() > max) {
@@ -26,10 +29,14 @@ std::optional<FieldError> CheckLength(std::string_view value, std::size_t max, c
 
 void ValidateCredits(const std::optional<Credits>& credits, std::vector<FieldError>& errors) {
   if (!credits) return;
-  if (credits->remaining < 0) errors.push_back({"body.credits.remaining", "must not be negative", ""});
+  if (credits->remaining < 0 || credits->remaining > kMaxCredits) {
+    errors.push_back({"body.credits.remaining", "must be between 0 and " + std::to_string(kMaxCredits), ""});
+  }
   if (!credits->refill) return;
   const CreditRefill& refill = *credits->refill;
-  if (refill.amount < 1) errors.push_back({"body.credits.refill.amount", "must be at least 1", ""});
+  if (refill.amount < 1 || refill.amount > kMaxCredits) {
+    errors.push_back({"body.credits.refill.amount", "must be between 1 and " + std::to_string(kMaxCredits), ""});
+  }
   if (refill.interval == RefillInterval::kMonthly && (refill.refill_day < 1 || refill.refill_day > 31)) {
     errors.push_back({"body.credits.refill.refillDay", "must be between 1 and 31", ""});
   }
@@ -327,8 +334,9 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
     return Fail(Error::InvalidInput("increment and decrement need a value",
                                     {{"body.value", "is required for increment and decrement", ""}}));
   }
-  if (value && *value < 0) {
-    return Fail(Error::InvalidInput("value must not be negative", {{"body.value", "must be 0 or more", ""}}));
+  if (value && (*value < 0 || *value > kMaxCredits)) {
+    return Fail(Error::InvalidInput("value must be between 0 and " + std::to_string(kMaxCredits),
+                                    {{"body.value", "must be between 0 and " + std::to_string(kMaxCredits), ""}}));
   }
   std::lock_guard lock(entry->credits->mu);
   std::optional<Credits> credits = entry->credits->credits;
@@ -347,6 +355,11 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
       if (!credits) {
         return Fail(Error::InvalidInput("this key has unlimited credits; use operation \"set\" first",
                                         {{"body.operation", "cannot change an unlimited balance", "use \"set\""}}));
+      }
+      if (op == CreditOperation::kIncrement && *value > kMaxCredits - credits->remaining) {
+        return Fail(Error::InvalidInput(
+            "the balance would exceed " + std::to_string(kMaxCredits),
+            {{"body.value", "would raise the balance above " + std::to_string(kMaxCredits), ""}}));
       }
       credits->remaining = op == CreditOperation::kIncrement ? credits->remaining + *value
                                                              : std::max<std::int64_t>(0, credits->remaining - *value);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import {
   assertRequestId, createRootKey, describeResponse, expectError, expectFieldError, expectOk, randomBase58,
 } from './lib/expect.mjs';
-import { startServer } from './lib/server.mjs';
+import { rawRequest, startServer } from './lib/server.mjs';
 
 test('bad requests get 400/404/405/413/415/431 and the same server keeps serving', async (t) => {
   const server = await startServer();
@@ -76,8 +76,31 @@ test('bad requests get 400/404/405/413/415/431 and the same server keeps serving
     expectError(res, 431, '64 KiB header');
   });
 
+  await t.test('Content-Type application/json; charset=utf-8 is JSON', async () => {
+    const res = seen(await server.call('/v2/apis.createApi', { name: 'with-charset' }, {
+      contentType: 'application/json; charset=utf-8',
+    }));
+    expectOk(res, 'createApi with charset');
+  });
+
+  await t.test('deeply nested JSON (100 000 levels in meta, 600 KB) → 4xx, the server survives', async () => {
+    const apiId = expectOk(seen(await server.call('/v2/apis.createApi', { name: 'nesting' })), 'createApi').apiId;
+    const depth = 100000;
+    const body = `{"apiId":"${apiId}","meta":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
+    let res;
+    try {
+      res = await server.call('/v2/keys.createKey', undefined, { rawBody: body });
+    } catch (error) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.fail(`POST /v2/keys.createKey with meta nested ${depth} deep (${body.length} bytes): no response (${error.message}); ` +
+        `server exited: ${server.procState.exited}, code ${server.procState.code}, signal ${server.procState.signal}`);
+    }
+    seen(res);
+    assert.ok(res.status >= 400 && res.status < 500, `nested meta must be refused as bad input\n  ${describeResponse(res)}`);
+  });
+
   await t.test('every response had a distinct request id', () => {
-    assert.ok(requestIds.length >= 12, `expected the subtests above to collect request ids, got ${requestIds.length}`);
+    assert.ok(requestIds.length >= 14, `expected the subtests above to collect request ids, got ${requestIds.length}`);
     assert.equal(new Set(requestIds).size, requestIds.length, `request ids repeat: ${requestIds.join(' ')}`);
   });
 
@@ -88,6 +111,50 @@ test('bad requests get 400/404/405/413/415/431 and the same server keeps serving
     const got = expectOk(seen(await server.call('/v2/apis.getApi', { apiId: data.apiId })), 'getApi');
     assert.deepEqual({ id: got.id, name: got.name }, { id: data.apiId, name: 'after-errors' });
   });
+});
+
+test('operations endpoints answer without auth: /livez, /readyz, /v2/liveness', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const livez = await server.call('/livez', undefined, { method: 'GET', rootKey: null });
+  assert.equal(livez.status, 200, describeResponse(livez));
+  assert.deepEqual(livez.json, { status: 'ok' });
+  const readyz = await server.call('/readyz', undefined, { method: 'GET', rootKey: null });
+  assert.equal(readyz.status, 200, describeResponse(readyz));
+  assert.deepEqual(readyz.json, { status: 'ready' });
+  const liveness = expectOk(await server.call('/v2/liveness', undefined, { method: 'GET', rootKey: null }), 'GET /v2/liveness');
+  assert.deepEqual(liveness, { message: 'OK' });
+});
+
+test('a chunked request body is read like any other', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const res = await rawRequest(`${server.url}/v2/apis.createApi`, {
+    headers: { authorization: `Bearer ${server.rootKey}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    body: JSON.stringify({ name: 'chunked' }),
+  });
+  assert.equal(res.status, 200, `chunked createApi: ${res.status} ${res.text}`);
+  const big = await rawRequest(`${server.url}/v2/apis.createApi`, {
+    headers: { authorization: `Bearer ${server.rootKey}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+    body: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+  });
+  assert.equal(big.status, 413, `a chunked body over 1 MiB must get 413, got ${big.status} ${big.text.slice(0, 300)}`);
+});
+
+test('--max-body-bytes and TOLLGATE_MAX_BODY_BYTES set the body limit', async (t) => {
+  for (const [how, options] of [['flag', { args: ['--max-body-bytes', '2048'] }], ['env', { env: { TOLLGATE_MAX_BODY_BYTES: '2048' } }]]) {
+    await t.test(how, async () => {
+      const server = await startServer(options);
+      try {
+        const small = JSON.stringify({ name: 'n'.repeat(200) });
+        expectOk(await server.call('/v2/apis.createApi', undefined, { rawBody: small }), `${how}: 200-byte name under a 2048-byte limit`);
+        const big = JSON.stringify({ name: 'n'.repeat(3000) });
+        expectError(await server.call('/v2/apis.createApi', undefined, { rawBody: big }), 413, `${how}: 3 KB body over a 2048-byte limit`);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 });
 
 test('root key authentication: 401 without or with an unknown key, 403 naming the missing scope', async (t) => {

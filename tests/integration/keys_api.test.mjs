@@ -2,6 +2,8 @@
 // contract (docs/API_CONTRACT.md) promises for each call, including verifyKey's codes.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 
 import {
@@ -45,7 +47,7 @@ test('createApi, getApi, createKey with every field, getKey/listKeys/whoami retu
     name: 'customer one',
     byteLength: 32,
     externalId: 'cust_1',
-    meta: { plan: 'pro', seats: 3, nested: { ok: true } },
+    meta: { plan: 'pro', seats: 3, nested: { ok: true }, text: 'ü 日本 ✓ "quoted"', list: [1, null, 'x'], big: 9007199254740991 },
     expires,
     enabled: true,
     credits: { remaining: 100, refill: { interval: 'daily', amount: 100 } },
@@ -434,4 +436,133 @@ test('rootKeys: create/list/delete, scoped verify, no privilege escalation, dele
   const after = expectOk(await server.call('/v2/rootKeys.listRootKeys', {}), 'listRootKeys after delete');
   assert.ok(!after.some((k) => k.keyId === verifier.keyId), 'a deleted root key must leave the list');
   expectError(await server.call('/v2/rootKeys.deleteRootKey', { keyId: verifier.keyId }), 404, 'deleteRootKey twice');
+});
+
+test('credits under 200 concurrent verifies: exactly `remaining` are VALID', async (t) => {
+  const server = await withServer(t);
+  const apiId = await createApi(server);
+  const { keyId, key } = await createKey(server, apiId, { credits: { remaining: 50 } });
+  const results = await Promise.all(Array.from({ length: 200 }, () => server.call('/v2/keys.verifyKey', { key })));
+  const codes = {};
+  for (const res of results) {
+    const code = res.status === 200 ? res.json?.data?.code : `HTTP ${res.status}`;
+    codes[code] = (codes[code] ?? 0) + 1;
+  }
+  assert.deepEqual(codes, { VALID: 50, USAGE_EXCEEDED: 150 });
+  assert.equal((await getKey(server, keyId)).credits?.remaining, 0);
+
+  await Promise.all(Array.from({ length: 40 }, () =>
+    server.call('/v2/keys.updateCredits', { keyId, operation: 'increment', value: 1 })));
+  assert.equal((await getKey(server, keyId)).credits?.remaining, 40, '40 concurrent increments of 1');
+});
+
+test('rerollKey with a short expiration: the old key works, then expires', async (t) => {
+  const server = await withServer(t);
+  const apiId = await createApi(server);
+  const { keyId, key } = await createKey(server, apiId);
+  const rerolled = expectOk(await server.call('/v2/keys.rerollKey', { keyId, expiration: 1000 }), 'rerollKey 1000');
+  assert.equal((await verify(server, key)).code, 'VALID', 'inside the 1 s window');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal((await verify(server, key)).code, 'EXPIRED', 'after the 1 s window');
+  assert.equal((await verify(server, rerolled.key)).code, 'VALID');
+});
+
+test('state survives a restart: spent credits, updates, deletions, root keys', async (t) => {
+  const server = await withServer(t);
+  const apiId = await createApi(server, 'durable');
+  const spent = await createKey(server, apiId, { credits: { remaining: 5 }, name: 'spender' });
+  for (let i = 0; i < 3; ++i) assert.equal((await verify(server, spent.key)).code, 'VALID');
+  const updated = await createKey(server, apiId, { name: 'before' });
+  await updateKey(server, updated.keyId, { name: 'after', meta: { v: 2 }, permissions: ['p.x'] });
+  const deleted = await createKey(server, apiId);
+  expectOk(await server.call('/v2/keys.deleteKey', { keyId: deleted.keyId }), 'deleteKey');
+  const reader = await createRootKey(server, ['api.*.read_api'], 'reader');
+  const removed = await createRootKey(server, ['api.*.read_api'], 'removed');
+  expectOk(await server.call('/v2/rootKeys.deleteRootKey', { keyId: removed.keyId }), 'deleteRootKey');
+
+  const stopped = await server.stop();
+  assert.equal(stopped.code, 0, JSON.stringify(stopped));
+  await server.restart();
+
+  assert.equal((await getKey(server, spent.keyId)).credits?.remaining, 2, 'credits spent before the restart stay spent');
+  const next = await verify(server, spent.key);
+  assert.deepEqual([next.code, next.credits], ['VALID', 1]);
+  const got = await getKey(server, updated.keyId);
+  assert.deepEqual([got.name, got.meta, got.permissions], ['after', { v: 2 }, ['p.x']]);
+  assert.equal((await verify(server, deleted.key)).code, 'NOT_FOUND');
+  expectOk(await server.call('/v2/apis.getApi', { apiId }, { rootKey: reader.key }), 'a root key created before the restart');
+  expectError(await server.call('/v2/apis.getApi', { apiId }, { rootKey: removed.key }), 401, 'a root key deleted before the restart');
+});
+
+test('credit balances stay within exact JavaScript integers: no overflow, no wrap-around', async (t) => {
+  const server = await withServer(t);
+  const apiId = await createApi(server);
+  const { keyId, key } = await createKey(server, apiId, { credits: { remaining: 1 } });
+  // Raw bodies: 2^63-1 is not representable as a JS number.
+  const raw = (body) => server.call('/v2/keys.updateCredits', undefined, { rawBody: JSON.stringify(body).replace('"@MAX@"', '9223372036854775807') });
+  const tooLarge = expectError(await raw({ keyId, operation: 'set', value: '@MAX@' }), 400, 'set 2^63-1');
+  assert.equal(tooLarge.errors?.[0]?.location, 'body.value');
+  const set = expectOk(await raw({ keyId, operation: 'set', value: Number.MAX_SAFE_INTEGER }), 'set 2^53-1');
+  assert.equal(set.remaining, Number.MAX_SAFE_INTEGER);
+  expectError(await raw({ keyId, operation: 'increment', value: 1 }), 400, 'increment past 2^53-1');
+  const after = await verify(server, key);
+  assert.equal(after.code, 'VALID', `a refused increment must leave the balance usable: ${JSON.stringify(after)}`);
+  assert.equal(after.credits, Number.MAX_SAFE_INTEGER - 1);
+  expectError(await server.call('/v2/keys.createKey', { apiId, credits: { remaining: Number.MAX_SAFE_INTEGER + 2 } }), 400,
+    'createKey with credits above 2^53-1');
+});
+
+test('every key/api endpoint enforces its scope per API: a root key for API B gets 403 on API A', async (t) => {
+  const server = await withServer(t);
+  const apiA = await createApi(server, 'api-a');
+  const apiB = await createApi(server, 'api-b');
+  const keyA = await createKey(server, apiA, { name: 'untouched', credits: { remaining: 7 } });
+  const actions = ['read_api', 'delete_api', 'create_key', 'read_key', 'update_key', 'delete_key', 'verify_key'];
+  const onlyB = await createRootKey(server, actions.map((a) => `api.${apiB}.${a}`), 'b-only');
+  // Scope each call needs, as in the Unkey v2 docs of the SDK (listKeys: read_key and read_api).
+  const calls = [
+    ['apis.getApi', { apiId: apiA }, ['read_api']],
+    ['apis.listKeys', { apiId: apiA }, ['read_key', 'read_api']],
+    ['keys.createKey', { apiId: apiA }, ['create_key']],
+    ['keys.getKey', { keyId: keyA.keyId }, ['read_key']],
+    ['keys.whoami', { key: keyA.key }, ['read_key']],
+    ['keys.updateKey', { keyId: keyA.keyId, name: 'changed' }, ['update_key']],
+    ['keys.updateCredits', { keyId: keyA.keyId, operation: 'set', value: 1000 }, ['update_key']],
+    ['keys.verifyKey', { key: keyA.key }, ['verify_key']],
+    ['keys.rerollKey', { keyId: keyA.keyId, expiration: 0 }, ['create_key']],
+    ['keys.deleteKey', { keyId: keyA.keyId }, ['delete_key']],
+    ['apis.deleteApi', { apiId: apiA }, ['delete_api']],
+  ];
+  for (const [route, body, scopes] of calls) {
+    const res = await server.call(`/v2/${route}`, body, { rootKey: onlyB.key });
+    const error = expectError(res, 403, `${route} on API A with a root key for API B`);
+    const named = new RegExp(`api\\.(\\*|${apiA})\\.(${scopes.join('|')})`);
+    assert.match(error.detail, named, `${route}: 403 must name the missing scope\n  ${describeResponse(res)}`);
+  }
+  const after = await getKey(server, keyA.keyId);
+  assert.deepEqual([after.name, after.credits?.remaining], ['untouched', 7], 'refused calls must change nothing');
+  assert.equal((await verify(server, keyA.key)).code, 'VALID');
+  expectOk(await server.call('/v2/apis.getApi', { apiId: apiA }), 'API A still exists');
+});
+
+test('at --log-level trace no secret reaches the logs', async (t) => {
+  const server = await startServer({ args: ['--log-level', 'trace'] });
+  t.after(() => server.stop());
+  const apiId = await createApi(server);
+  const { keyId, key } = await createKey(server, apiId, { prefix: 'trace', credits: { remaining: 1 } });
+  await verify(server, key);
+  await verify(server, key);
+  const rerolled = expectOk(await server.call('/v2/keys.rerollKey', { keyId, expiration: 0 }), 'rerollKey');
+  await verify(server, key);
+  expectOk(await server.call('/v2/keys.whoami', { key: rerolled.key }), 'whoami');
+  const root = await createRootKey(server, ['api.*.verify_key'], 'tracer');
+  await verify(server, rerolled.key, {}, { rootKey: root.key });
+  expectError(await server.call('/v2/apis.createApi', { name: 'denied' }, { rootKey: root.key }), 403, 'createApi with a verify key');
+  await server.stop();
+
+  const logs = ['stderr.log', 'stdout.log'].map((name) => readFileSync(path.join(server.dataDir, name), 'utf8'))
+    .join('\n').replace(/^TOLLGATE_ROOT_KEY=\S+$/m, '');
+  for (const [what, secret] of [['key', key], ['rerolled key', rerolled.key], ['root key', root.key], ['bootstrap root key', server.rootKey]]) {
+    assert.ok(!logs.includes(secret), `the ${what} appears in the logs of ${server.dataDir}`);
+  }
 });

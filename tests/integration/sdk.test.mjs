@@ -18,15 +18,12 @@ async function sdk(what, fn) {
   } catch (error) {
     let details = `${what} threw ${error?.name}: ${error?.message}`;
     if (error instanceof errors.ResponseValidationError) {
-      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}` +
-        `\n  raw value: ${JSON.stringify(error.rawValue)}`;
+      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}`;
     }
     if (error instanceof errors.UnkeyError) {
       details += `\n  HTTP ${error.statusCode} ${error.contentType}\n  body: ${error.body}`;
     }
-    console.error(details);
-    const wrapped = new Error(details, { cause: error });
-    throw wrapped;
+    throw new Error(details, { cause: error });
   }
 }
 
@@ -176,6 +173,19 @@ test('the SDK accepts tollgate read responses and error bodies', async (t) => {
   await assert.rejects(stranger.apis.getApi({ apiId }), (error) => {
     assert.ok(error instanceof errors.UnauthorizedErrorResponse,
       `unknown root key: expected UnauthorizedErrorResponse, got ${error?.name}: ${error?.message} ${error?.body ?? ''}`);
+    return true;
+  });
+
+  const reader = await sdk('rootKeys.createRootKey (raw HTTP, not in the SDK)', async () => {
+    const res = await server.call('/v2/rootKeys.createRootKey', { name: 'sdk-reader', permissions: ['api.*.read_api'] });
+    assert.equal(res.status, 200, res.text);
+    return res.json.data.key;
+  });
+  const limited = new Unkey({ rootKey: reader, serverURL: server.url, retryConfig: { strategy: 'none' } });
+  await assert.rejects(limited.apis.createApi({ name: 'not-allowed' }), (error) => {
+    assert.ok(error instanceof errors.ForbiddenErrorResponse,
+      `createApi with api.*.read_api: expected ForbiddenErrorResponse, got ${error?.name}: ${error?.message} ${error?.body ?? ''}`);
+    assert.match(error.error.detail, /api\.\*\.create_api/);
     return true;
   });
 

@@ -115,6 +115,10 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  *     restarted server prints or is given a new one.
  *   stop(signal = 'SIGTERM') → { code, signal, elapsedMs } (idempotent; elapsedMs is the time from
  *     the signal to the exit; SIGKILL after 20 s as a last resort).
+ * Also procState = { exited, code, signal, stdout, stderr } of the current process.
+ * The root key is env.TOLLGATE_ROOT_KEY, else the bootstrap line on stdout; for a dataDir that
+ * already holds a store (nothing printed) startServer waits 2 s for that line, then leaves
+ * rootKey null: pass the key with call(…, { rootKey }) or set server.rootKey.
  */
 export async function startServer({ env = {}, args = [], dataDir } = {}) {
   const server = {
