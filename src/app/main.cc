@@ -26,7 +26,12 @@ int main(int argc, char** argv) {
     std::cerr << "tollgate: " << status.error().detail << "\n";
     return 2;
   }
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are ParseErrors that exit 0; anything else is a usage error (2).
+    return app.exit(e) == 0 ? 0 : tollgate::kExitUsage;
+  }
   if (serve->parsed()) return tollgate::RunServe(config);
   return exit_code;
 }

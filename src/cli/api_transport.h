@@ -13,8 +13,8 @@
 namespace tollgate {
 
 struct ApiResponse {
-  unsigned status = 0;     // HTTP status code
-  nlohmann::json body;     // the parsed envelope: {"meta":…,"data":…} or {"meta":…,"error":…}
+  unsigned status = 0;  // HTTP status code
+  nlohmann::json body;  // the parsed envelope: {"meta":…,"data":…} or {"meta":…,"error":…}
   std::string request_id;  // meta.requestId, else the X-Request-Id header; may be empty
 };
 

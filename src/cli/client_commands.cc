@@ -111,8 +111,7 @@ class Session {
   Outcome<ApiTransport*> Transport() {
     if (transport_) return transport_.get();
     if (options_.root_key.empty()) {
-      return tl::unexpected(
-          UsageError("no root key: set TOLLGATE_ROOT_KEY or pass --root-key"));
+      return tl::unexpected(UsageError("no root key: set TOLLGATE_ROOT_KEY or pass --root-key"));
     }
     auto url = ParseServerUrl(options_.url);
     if (!url) return tl::unexpected(UsageError(url.error().detail));
@@ -128,20 +127,22 @@ class Session {
     const json& problem = error != nullptr ? *error : none;
     const std::string title = TextField(problem, "title", fmt::format("HTTP {}", response.status));
     const std::string detail = TextField(problem, "detail", "");
-    std::string text = detail.empty() ? fmt::format("error: {}\n", title)
-                                      : fmt::format("error: {}: {}\n", title, detail);
-    if (const json* fields = FindField(problem, "errors"); fields != nullptr && fields->is_array()) {
+    // Each line is cleaned on its own: the server's strings may hold anything, our newlines not.
+    std::vector<std::string> lines{detail.empty() ? fmt::format("error: {}", title)
+                                                  : fmt::format("error: {}: {}", title, detail)};
+    if (const json* fields = FindField(problem, "errors");
+        fields != nullptr && fields->is_array()) {
       for (const json& field : *fields) {
-        text += fmt::format("  {}: {}", TextField(field, "location", "?"),
-                            TextField(field, "message", "?"));
+        std::string line = fmt::format("  {}: {}", TextField(field, "location", "?"),
+                                       TextField(field, "message", "?"));
         if (const std::string fix = TextField(field, "fix", ""); !fix.empty()) {
-          text += fmt::format(" (fix: {})", fix);
+          line += fmt::format(" (fix: {})", fix);
         }
-        text += '\n';
+        lines.push_back(std::move(line));
       }
     }
-    if (!response.request_id.empty()) text += fmt::format("request id: {}\n", response.request_id);
-    Err() << StripControlCharacters(text.substr(0, text.size() - 1)) << '\n';
+    if (!response.request_id.empty()) lines.push_back("request id: " + response.request_id);
+    for (const std::string& line : lines) Err() << StripControlCharacters(line) << '\n';
   }
 
   const ClientEnvironment& environment_;
@@ -235,10 +236,12 @@ void AddCreditOptions(CLI::App& command, CreditOptions& options, bool can_clear)
       command.add_option("--refill-daily", options.refill_daily, "reset credits to N every day")
           ->check(CLI::PositiveNumber);
   options.refill_monthly_option =
-      command.add_option("--refill-monthly", options.refill_monthly, "reset credits to N every month")
+      command
+          .add_option("--refill-monthly", options.refill_monthly, "reset credits to N every month")
           ->check(CLI::PositiveNumber);
   options.refill_day_option =
-      command.add_option("--refill-day", options.refill_day, "day of the month for --refill-monthly")
+      command
+          .add_option("--refill-day", options.refill_day, "day of the month for --refill-monthly")
           ->check(CLI::Range(1, 31))
           ->needs(options.refill_monthly_option);
   options.refill_daily_option->excludes(options.refill_monthly_option);
@@ -283,7 +286,8 @@ Outcome<json> ParseMeta(Session& session, const std::string& text) {
 // Prints a secret that exists in plain text only in this response. The record goes to stdout
 // for the reader or a script; the warning to stderr, so that it does not pollute captures.
 void PrintNewSecret(Session& session, const json& data, std::string_view what) {
-  session.Out() << RenderRecord({{"Key ID", TextField(data, "keyId")}, {"Key", TextField(data, "key")}});
+  session.Out() << RenderRecord(
+      {{"Key ID", TextField(data, "keyId")}, {"Key", TextField(data, "key")}});
   session.Err() << fmt::format(
       "\nStore the {} now: it is shown only once, and tollgate keeps only its hash.\n", what);
 }
@@ -318,7 +322,8 @@ int RunApisGet(Session& session, const ApiIdOptions& options) {
   if (session.WantsJson()) {
     session.PrintJson(*data);
   } else {
-    session.Out() << RenderRecord({{"API ID", TextField(*data, "id")}, {"Name", TextField(*data, "name")}});
+    session.Out() << RenderRecord(
+        {{"API ID", TextField(*data, "id")}, {"Name", TextField(*data, "name")}});
   }
   return kExitOk;
 }
@@ -559,7 +564,9 @@ struct KeysRerollOptions {
 
 int RunKeysReroll(Session& session, const KeysRerollOptions& options) {
   auto expiration = ParseDurationMillis(options.expiration);
-  if (!expiration) return session.UsageError("--expiration: " + expiration.error().detail).exit_code;
+  if (!expiration) {
+    return session.UsageError("--expiration: " + expiration.error().detail).exit_code;
+  }
   auto data = session.CallData("/v2/keys.rerollKey",
                                {{"keyId", options.key_id}, {"expiration", *expiration}});
   if (!data) return data.error().exit_code;
@@ -568,10 +575,10 @@ int RunKeysReroll(Session& session, const KeysRerollOptions& options) {
     return kExitOk;
   }
   PrintNewSecret(session, *data, "new key");
-  session.Err() << fmt::format(
-      "The old key {} {}.\n", StripControlCharacters(options.key_id),
-      *expiration == 0 ? "no longer works"
-                       : "keeps working for " + FormatDurationMillis(*expiration));
+  session.Err() << fmt::format("The old key {} {}.\n", StripControlCharacters(options.key_id),
+                               *expiration == 0
+                                   ? "no longer works"
+                                   : "keeps working for " + FormatDurationMillis(*expiration));
   return kExitOk;
 }
 
@@ -625,16 +632,17 @@ void AddKeysCommands(CLI::App& app, const SharedPtr& shared) {
     options->prefix_option =
         command.add_option("--prefix", options->prefix, "text before the key's '_', e.g. sk");
     options->name_option = command.add_option("--name", options->name, "name for people");
-    options->external_id_option = command.add_option(
-        "--external-id", options->external_id, "your id of the customer who owns the key");
+    options->external_id_option = command.add_option("--external-id", options->external_id,
+                                                     "your id of the customer who owns the key");
     options->byte_length_option = command.add_option(
         "--byte-length", options->byte_length, "random bytes in the key (16..255, default 16)");
     AddExpiryOptions(command, options->expiry, /*can_clear=*/false);
     AddCreditOptions(command, options->credits, /*can_clear=*/false);
-    AddListOption(command, "--permission", options->permissions, "permission to grant (repeatable)");
+    AddListOption(command, "--permission", options->permissions,
+                  "permission to grant (repeatable)");
     AddListOption(command, "--role", options->roles, "role to grant (repeatable)");
-    options->meta_option =
-        command.add_option("--meta", options->meta, R"(JSON object to store, e.g. '{"plan":"pro"}')");
+    options->meta_option = command.add_option("--meta", options->meta,
+                                              R"(JSON object to store, e.g. '{"plan":"pro"}')");
     command.add_flag("--disabled", options->disabled, "create the key disabled");
     AddConnectionOptions(command, options->connection);
     OnRun(command, shared, options, RunKeysCreate);
@@ -650,10 +658,10 @@ void AddKeysCommands(CLI::App& app, const SharedPtr& shared) {
     auto options = std::make_shared<KeysListOptions>();
     CLI::App& command = *keys.add_subcommand("list", "List the keys of an API");
     command.add_option("--api-id", options->api_id, "API whose keys to list")->required();
-    options->external_id_option = command.add_option(
-        "--external-id", options->external_id, "only the keys of this customer");
-    options->limit_option = command.add_option(
-        "--limit", options->limit, "keys per page (1..100, default 100)");
+    options->external_id_option =
+        command.add_option("--external-id", options->external_id, "only the keys of this customer");
+    options->limit_option =
+        command.add_option("--limit", options->limit, "keys per page (1..100, default 100)");
     options->cursor_option =
         command.add_option("--cursor", options->cursor, "continue where a previous page ended");
     command.add_flag("--all", options->all, "follow pagination and list every key");
@@ -662,7 +670,8 @@ void AddKeysCommands(CLI::App& app, const SharedPtr& shared) {
   }
   {
     auto options = std::make_shared<KeysUpdateOptions>();
-    CLI::App& command = *keys.add_subcommand("update", "Change a key; only the given fields change");
+    CLI::App& command =
+        *keys.add_subcommand("update", "Change a key; only the given fields change");
     command.add_option("KEY_ID", options->key_id, "id of the key")->required();
     options->name_option = command.add_option("--name", options->name, "new name");
     CLI::Option* enable = command.add_flag("--enable", options->enable, "let the key verify again");
@@ -696,8 +705,9 @@ void AddKeysCommands(CLI::App& app, const SharedPtr& shared) {
     CLI::App& command = *keys.add_subcommand(
         "reroll", "Replace a key by a new one with the same settings; prints the new key once");
     command.add_option("KEY_ID", options->key_id, "id of the key to replace")->required();
-    command.add_option("--expiration", options->expiration,
-                       "how long the old key keeps working, e.g. 1h; 0 revokes it at once")
+    command
+        .add_option("--expiration", options->expiration,
+                    "how long the old key keeps working, e.g. 1h; 0 revokes it at once")
         ->capture_default_str();
     AddConnectionOptions(command, options->connection);
     OnRun(command, shared, options, RunKeysReroll);
@@ -708,8 +718,9 @@ void AddKeysCommands(CLI::App& app, const SharedPtr& shared) {
         "verify", "Verify a key as your backend would; exits 0 when VALID, 3 when not");
     command.add_option("KEY", options->key, "the key, or - to read it from standard input")
         ->required();
-    options->permissions_option = command.add_option(
-        "--permissions", options->permissions, "permission query, e.g. \"read AND (write OR admin)\"");
+    options->permissions_option =
+        command.add_option("--permissions", options->permissions,
+                           "permission query, e.g. \"read AND (write OR admin)\"");
     options->cost_option =
         command.add_option("--cost", options->cost, "credits this verification uses (default 1)")
             ->check(CLI::NonNegativeNumber);

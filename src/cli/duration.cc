@@ -42,8 +42,8 @@ Result<std::int64_t> ParseDurationMillis(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     if (!IsDigit(text[pos])) {
-      return Fail(BadDuration(text, fmt::format("expected a whole number at \"{}\"; {}",
-                                                text.substr(pos), kUnitHint)));
+      return Fail(BadDuration(
+          text, fmt::format("expected a whole number at \"{}\"; {}", text.substr(pos), kUnitHint)));
     }
     std::int64_t amount = 0;
     while (pos < text.size() && IsDigit(text[pos])) {
@@ -79,8 +79,8 @@ std::string FormatDurationMillis(std::int64_t millis) {
   if (millis == 0) return "0s";
   std::string text;
   // Work in unsigned so that the most negative value has a magnitude too.
-  std::uint64_t rest = millis < 0 ? 0 - static_cast<std::uint64_t>(millis)
-                                  : static_cast<std::uint64_t>(millis);
+  std::uint64_t rest =
+      millis < 0 ? 0 - static_cast<std::uint64_t>(millis) : static_cast<std::uint64_t>(millis);
   if (millis < 0) text += '-';
   for (auto unit = kUnits.rbegin(); unit != kUnits.rend(); ++unit) {
     const auto size = static_cast<std::uint64_t>(unit->millis);

@@ -38,7 +38,8 @@ Error BadUrl(std::string_view url, std::string_view why) {
 bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+    const char c =
+        text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
     if (c != prefix[i]) return false;
   }
   return true;
@@ -63,7 +64,8 @@ struct Exchange {
 
 // Resolve, connect, send, receive. Runs on the client's private io_context; the overall deadline
 // is enforced from outside by io_context::run_for, so no step needs its own timer.
-asio::awaitable<void> RunExchange(const ServerUrl& url, const http::request<http::string_body>& request,
+asio::awaitable<void> RunExchange(const ServerUrl& url,
+                                  const http::request<http::string_body>& request,
                                   Exchange& exchange) {
   const auto executor = co_await asio::this_coro::executor;
   beast::error_code ec;
@@ -96,8 +98,8 @@ asio::awaitable<void> RunExchange(const ServerUrl& url, const http::request<http
   parser.body_limit(kMaxResponseBytes);
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    exchange.failure = fmt::format("no valid HTTP answer from tollgate at {}: {}", url.text,
-                                   ec.message());
+    exchange.failure =
+        fmt::format("no valid HTTP answer from tollgate at {}: {}", url.text, ec.message());
     co_return;
   }
   exchange.response = parser.release();
@@ -110,15 +112,17 @@ asio::awaitable<void> RunExchange(const ServerUrl& url, const http::request<http
 
 std::string HostHeader(const ServerUrl& url) {
   const bool ipv6 = url.host.find(':') != std::string::npos;
-  return ipv6 ? fmt::format("[{}]:{}", url.host, url.port) : fmt::format("{}:{}", url.host, url.port);
+  return ipv6 ? fmt::format("[{}]:{}", url.host, url.port)
+              : fmt::format("{}:{}", url.host, url.port);
 }
 
 }  // namespace
 
 Result<ServerUrl> ParseServerUrl(std::string_view url) {
   if (StartsWithNoCase(url, "https://")) {
-    return Fail(BadUrl(url, "https is not supported by the command line client; use http:// "
-                            "to a listener it can reach directly"));
+    return Fail(BadUrl(url,
+                       "https is not supported by the command line client; use http:// "
+                       "to a listener it can reach directly"));
   }
   if (!StartsWithNoCase(url, kScheme)) {
     return Fail(BadUrl(url, "expected http://host[:port][/path], e.g. http://127.0.0.1:8080"));
@@ -132,8 +136,9 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
   const std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
   if (authority.find('@') != std::string_view::npos) {
-    return Fail(BadUrl(url, "user info is not supported; pass the root key with --root-key or "
-                            "TOLLGATE_ROOT_KEY"));
+    return Fail(BadUrl(url,
+                       "user info is not supported; pass the root key with --root-key or "
+                       "TOLLGATE_ROOT_KEY"));
   }
 
   ServerUrl parsed;
@@ -151,7 +156,8 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
     if (after == ":") return Fail(BadUrl(url, "empty port"));
   } else {
     const std::size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       return Fail(BadUrl(url, "put an IPv6 address in brackets, e.g. http://[::1]:8080"));
     }
     parsed.host = std::string(authority.substr(0, colon));
@@ -175,7 +181,8 @@ HttpClient::HttpClient(ServerUrl url, std::string bearer, std::chrono::milliseco
     : url_(std::move(url)), bearer_(std::move(bearer)), timeout_(timeout) {}
 
 Result<ApiResponse> HttpClient::PostJson(std::string_view path, const nlohmann::json& body) {
-  http::request<http::string_body> request{http::verb::post, url_.base_path + std::string(path), 11};
+  http::request<http::string_body> request{http::verb::post, url_.base_path + std::string(path),
+                                           11};
   request.set(http::field::host, HostHeader(url_));
   request.set(http::field::user_agent, "tollgate-cli");
   request.set(http::field::content_type, "application/json");
@@ -208,11 +215,12 @@ Result<ApiResponse> HttpClient::PostJson(std::string_view path, const nlohmann::
 
   ApiResponse response;
   response.status = exchange.response.result_int();
-  response.body = nlohmann::json::parse(exchange.response.body(), nullptr, /*allow_exceptions=*/false);
+  response.body =
+      nlohmann::json::parse(exchange.response.body(), nullptr, /*allow_exceptions=*/false);
   if (response.body.is_discarded() || !response.body.is_object()) {
-    return Fail(Error::Unavailable(fmt::format(
-        "{} answered HTTP {} without a JSON envelope; is it a tollgate server?", url_.text,
-        response.status)));
+    return Fail(Error::Unavailable(
+        fmt::format("{} answered HTTP {} without a JSON envelope; is it a tollgate server?",
+                    url_.text, response.status)));
   }
   const auto meta = response.body.find("meta");
   if (meta != response.body.end() && meta->is_object() && meta->contains("requestId") &&

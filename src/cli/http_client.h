@@ -32,6 +32,8 @@ class HttpClient final : public ApiTransport {
  public:
   // bearer is the root key, sent as "Authorization: Bearer …" and nowhere else; it never
   // appears in an error. timeout bounds each request as a whole: resolve, connect, write, read.
+  // One exception: a name lookup stuck in getaddrinfo cannot be interrupted, so PostJson
+  // reports the timeout only once the lookup gives up (numeric hosts never wait).
   HttpClient(ServerUrl url, std::string bearer,
              std::chrono::milliseconds timeout = kDefaultRequestTimeout);
 

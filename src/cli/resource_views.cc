@@ -131,10 +131,14 @@ RecordFields KeyRecord(const json& key) {
       {"Identity", Identity(key, /*with_id=*/true)},
       {"Created", Time(key, "createdAt")},
   };
-  if (FindField(key, "updatedAt") != nullptr) fields.emplace_back("Updated", Time(key, "updatedAt"));
+  if (FindField(key, "updatedAt") != nullptr) {
+    fields.emplace_back("Updated", Time(key, "updatedAt"));
+  }
   fields.emplace_back("Expires", Time(key, "expires", "never"));
   fields.emplace_back("Credits", DescribeCredits(FindField(key, "credits")));
-  if (auto permissions = Join(key, "permissions", '\n')) fields.emplace_back("Permissions", *permissions);
+  if (auto permissions = Join(key, "permissions", '\n')) {
+    fields.emplace_back("Permissions", *permissions);
+  }
   if (auto roles = Join(key, "roles", '\n')) fields.emplace_back("Roles", *roles);
   if (auto limits = ConfiguredRatelimits(key)) fields.emplace_back("Ratelimits", *limits);
   if (const json* meta = FindField(key, "meta")) fields.emplace_back("Meta", DumpJson(*meta));
@@ -151,7 +155,9 @@ RecordFields VerifyRecord(const json& result) {
   if (FindField(result, "keyId") == nullptr) return fields;
   fields.emplace_back("Key ID", TextField(result, "keyId"));
   fields.emplace_back("Name", TextField(result, "name"));
-  if (FindField(result, "enabled") != nullptr) fields.emplace_back("Enabled", YesNo(result, "enabled"));
+  if (FindField(result, "enabled") != nullptr) {
+    fields.emplace_back("Enabled", YesNo(result, "enabled"));
+  }
   if (FindField(result, "identity") != nullptr) {
     fields.emplace_back("Identity", Identity(result, /*with_id=*/true));
   }
@@ -164,9 +170,9 @@ RecordFields VerifyRecord(const json& result) {
   if (auto limits = VerifiedRatelimits(result)) fields.emplace_back("Ratelimits", *limits);
   if (FindField(result, "tier") != nullptr) fields.emplace_back("Tier", TextField(result, "tier"));
   if (const json* quota = FindField(result, "quota")) {
-    fields.emplace_back("Quota", fmt::format("{} of {} used, period ends {}", TextField(*quota, "used", "?"),
-                                             TextField(*quota, "included", "?"),
-                                             Time(*quota, "periodEnd", "?")));
+    fields.emplace_back(
+        "Quota", fmt::format("{} of {} used, period ends {}", TextField(*quota, "used", "?"),
+                             TextField(*quota, "included", "?"), Time(*quota, "periodEnd", "?")));
   }
   if (const json* meta = FindField(result, "meta")) fields.emplace_back("Meta", DumpJson(*meta));
   return fields;
@@ -177,7 +183,8 @@ std::string RenderRootKeyTable(const json& root_keys) {
   if (root_keys.is_array()) {
     for (const json& key : root_keys) {
       rows.push_back({TextField(key, "keyId"), TextField(key, "name"), TextField(key, "start"),
-                      Join(key, "permissions", ',').value_or(std::string(kNone)), Time(key, "createdAt")});
+                      Join(key, "permissions", ',').value_or(std::string(kNone)),
+                      Time(key, "createdAt")});
     }
   }
   return RenderTable({"KEY ID", "NAME", "START", "PERMISSIONS", "CREATED"}, rows);

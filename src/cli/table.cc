@@ -46,7 +46,9 @@ std::string RenderTable(const TableRow& header, const std::vector<TableRow>& row
 
   std::vector<std::size_t> widths(columns, 0);
   for (const TableRow& line : lines) {
-    for (std::size_t i = 0; i < columns; ++i) widths[i] = std::max(widths[i], DisplayWidth(line[i]));
+    for (std::size_t i = 0; i < columns; ++i) {
+      widths[i] = std::max(widths[i], DisplayWidth(line[i]));
+    }
   }
 
   std::string text;
@@ -66,7 +68,9 @@ std::string RenderTable(const TableRow& header, const std::vector<TableRow>& row
 
 std::string RenderRecord(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::size_t label_width = 0;
-  for (const auto& [label, value] : fields) label_width = std::max(label_width, DisplayWidth(label));
+  for (const auto& [label, value] : fields) {
+    label_width = std::max(label_width, DisplayWidth(label));
+  }
 
   std::string text;
   for (const auto& [label, value] : fields) {
@@ -78,7 +82,8 @@ std::string RenderRecord(const std::vector<std::pair<std::string, std::string>>&
       std::string line;
       AppendPadded(line, start == 0 ? clean_label : std::string(), label_width);
       line += kColumnGap;
-      line += StripControlCharacters(std::string_view(value).substr(start, end == std::string::npos ? end : end - start));
+      line += StripControlCharacters(
+          std::string_view(value).substr(start, end == std::string::npos ? end : end - start));
       line.erase(line.find_last_not_of(' ') + 1);
       text += line;
       text += '\n';

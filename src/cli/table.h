@@ -13,8 +13,8 @@ namespace tollgate {
 using TableRow = std::vector<std::string>;
 
 // One line per row, header first, columns separated by two spaces and padded to the widest
-// cell; the last column is not padded, so no line ends in spaces. Rows with fewer cells than
-// the header get empty cells. Widths count UTF-8 code points, not bytes, so names outside
+// cell; the last column is not padded, so no line ends in spaces. A row with fewer cells than
+// the header gets empty ones; one with more adds columns without a heading. Widths count UTF-8 code points, not bytes, so names outside
 // ASCII stay aligned (wide CJK glyphs and emoji will not, a cost accepted to avoid a Unicode
 // width table). Control characters in cells are shown as '?': cells hold user-supplied names,
 // and a raw ESC or newline would let one rewrite the reader's terminal or break the layout.

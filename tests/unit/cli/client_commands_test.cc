@@ -31,12 +31,18 @@ class ScriptedServer {
   void Answer(unsigned status, json body, std::string request_id = "req_test") {
     answers_.push_back(ApiResponse{status, std::move(body), std::move(request_id)});
   }
-  void AnswerData(json data) { Answer(200, {{"meta", {{"requestId", "req_test"}}}, {"data", std::move(data)}}); }
-  void FailToConnect(std::string detail) { answers_.push_back(tl::unexpected(Error::Unavailable(std::move(detail)))); }
+  void AnswerData(json data) {
+    Answer(200, {{"meta", {{"requestId", "req_test"}}}, {"data", std::move(data)}});
+  }
+  void FailToConnect(std::string detail) {
+    answers_.push_back(tl::unexpected(Error::Unavailable(std::move(detail))));
+  }
 
   Result<ApiResponse> Next(std::string_view path, const json& body) {
     sent.push_back({std::string(path), body});
-    if (answers_.empty()) return Fail(Error::Internal("the test scripted no answer for " + std::string(path)));
+    if (answers_.empty()) {
+      return Fail(Error::Internal("the test scripted no answer for " + std::string(path)));
+    }
     auto answer = std::move(answers_.front());
     answers_.pop_front();
     return answer;
@@ -64,13 +70,14 @@ class ClientCommandsTest : public ::testing::Test {
  protected:
   ClientCommandsTest() : clock_(std::make_shared<ManualClock>(kNow)) {
     app_.require_subcommand(1);
-    AddClientCommands(app_, exit_code_,
-                      ClientEnvironment{
-                          [this](const ServerUrl& url, const std::string& root_key) -> ApiTransportPtr {
-                            server_.connections.emplace_back(url.host + ":" + url.port + url.base_path, root_key);
-                            return std::make_unique<ScriptedTransport>(server_);
-                          },
-                          out_, err_, in_, clock_});
+    AddClientCommands(
+        app_, exit_code_,
+        ClientEnvironment{
+            [this](const ServerUrl& url, const std::string& root_key) -> ApiTransportPtr {
+              server_.connections.emplace_back(url.host + ":" + url.port + url.base_path, root_key);
+              return std::make_unique<ScriptedTransport>(server_);
+            },
+            out_, err_, in_, clock_});
   }
 
   // Runs "tollgate <command_line>" with the test server's URL and root key appended.
@@ -124,10 +131,11 @@ TEST_F(ClientCommandsTest, ApisGetAndDelete) {
 TEST_F(ClientCommandsTest, KeysCreateSendsEveryFlagAndShowsTheKeyOnce) {
   server_.AnswerData({{"keyId", "key_1"}, {"key", "sk_abc"}});
 
-  EXPECT_EQ(Run("keys create --api-id api_1 --prefix sk --name checkout --external-id acme "
-                "--byte-length 24 --expires-in 30d --credits 5 --refill-monthly 100 --refill-day 15 "
-                "--permission a --permission b,c --role admin --meta '{\"plan\":\"pro\"}' --disabled"),
-            kExitOk);
+  EXPECT_EQ(
+      Run("keys create --api-id api_1 --prefix sk --name checkout --external-id acme "
+          "--byte-length 24 --expires-in 30d --credits 5 --refill-monthly 100 --refill-day 15 "
+          "--permission a --permission b,c --role admin --meta '{\"plan\":\"pro\"}' --disabled"),
+      kExitOk);
 
   EXPECT_EQ(OnlyRequest("/v2/keys.createKey"), json::parse(R"({
     "apiId": "api_1", "prefix": "sk", "name": "checkout", "externalId": "acme", "byteLength": 24,
@@ -153,7 +161,8 @@ TEST_F(ClientCommandsTest, KeysCreateRefillStartsFullUnlessCreditsAreGiven) {
   EXPECT_EQ(Run("keys create --api-id api_1 --refill-daily 10 --expires 2024-03-01"), kExitOk);
 
   const json& body = OnlyRequest("/v2/keys.createKey");
-  EXPECT_EQ(body["credits"], json::parse(R"({"remaining": 10, "refill": {"interval": "daily", "amount": 10}})"));
+  EXPECT_EQ(body["credits"],
+            json::parse(R"({"remaining": 10, "refill": {"interval": "daily", "amount": 10}})"));
   EXPECT_EQ(body["expires"], kNow + 86'400'000 / 2);  // midnight after kNow's noon
 }
 
@@ -162,13 +171,16 @@ TEST_F(ClientCommandsTest, BadValuesAreUsageErrorsAndSendNothing) {
     const char* command;
     const char* message;
   };
-  for (const Case& c : {Case{"keys create --api-id a --expires-in 3w", "invalid duration \"3w\""},
-                        Case{"keys create --api-id a --expires-in 0s", "longer than 0"},
-                        Case{"keys create --api-id a --expires soon", "invalid time \"soon\""},
-                        Case{"keys create --api-id a --meta [1]", "--meta must be a JSON object"},
-                        Case{"keys update key_1 --meta nope", "--meta must be a JSON object"},
-                        Case{"keys update key_1", "nothing to update"},
-                        Case{"keys reroll key_1 --expiration 1x", "--expiration: invalid duration"}}) {
+  const Case cases[] = {
+      {"keys create --api-id a --expires-in 3w", "invalid duration \"3w\""},
+      {"keys create --api-id a --expires-in 0s", "longer than 0"},
+      {"keys create --api-id a --expires soon", "invalid time \"soon\""},
+      {"keys create --api-id a --meta [1]", "--meta must be a JSON object"},
+      {"keys update key_1 --meta nope", "--meta must be a JSON object"},
+      {"keys update key_1", "nothing to update"},
+      {"keys reroll key_1 --expiration 1x", "--expiration: invalid duration"},
+  };
+  for (const Case& c : cases) {
     err_.str("");
     EXPECT_EQ(Run(c.command), kExitUsage) << c.command;
     EXPECT_NE(err_.str().find(c.message), std::string::npos) << c.command << ": " << err_.str();
@@ -187,11 +199,13 @@ TEST_F(ClientCommandsTest, ConflictingFlagsAreRejectedByTheParser) {
 }
 
 TEST_F(ClientCommandsTest, ApiErrorsGoToStderrWithTheRequestIdAndExit1) {
-  server_.Answer(400, json::parse(R"({
+  const json bad_request = json::parse(R"({
     "meta": {"requestId": "req_42"},
     "error": {"title": "Bad Request", "detail": "body.apiId is required", "status": 400,
-              "errors": [{"location": "body.apiId", "message": "is required", "fix": "pass an apiId"}]}
-  })"), "req_42");
+              "errors": [{"location": "body.apiId", "message": "is required",
+                          "fix": "pass an apiId"}]}
+  })");
+  server_.Answer(400, bad_request, "req_42");
 
   EXPECT_EQ(Run("keys get key_1"), kExitApiError);
 
@@ -212,7 +226,8 @@ TEST_F(ClientCommandsTest, AnErrorWithoutAnEnvelopeStillSaysWhatHappened) {
 TEST_F(ClientCommandsTest, AnUnreachableServerIsExit2) {
   server_.FailToConnect("cannot reach tollgate at http://tollgate.test:9000: Connection refused");
   EXPECT_EQ(Run("keys get key_1"), kExitUsage);
-  EXPECT_EQ(err_.str(), "error: cannot reach tollgate at http://tollgate.test:9000: Connection refused\n");
+  EXPECT_EQ(err_.str(),
+            "error: cannot reach tollgate at http://tollgate.test:9000: Connection refused\n");
 }
 
 TEST_F(ClientCommandsTest, MissingRootKeyIsExit2BeforeAnyRequest) {
@@ -263,7 +278,8 @@ TEST_F(ClientCommandsTest, KeysListPrintsATableAndPointsAtTheNextPage) {
 }
 
 TEST_F(ClientCommandsTest, KeysListAllFollowsTheCursor) {
-  server_.Answer(200, {{"data", {KeyData("key_1")}}, {"pagination", {{"cursor", "c1"}, {"hasMore", true}}}});
+  server_.Answer(
+      200, {{"data", {KeyData("key_1")}}, {"pagination", {{"cursor", "c1"}, {"hasMore", true}}}});
   server_.Answer(200, {{"data", {KeyData("key_2")}}, {"pagination", {{"hasMore", false}}}});
 
   EXPECT_EQ(Run("keys list --api-id api_1 --all --json"), kExitOk);
@@ -280,7 +296,8 @@ TEST_F(ClientCommandsTest, KeysListAllFollowsTheCursor) {
 
 TEST_F(ClientCommandsTest, KeysListAllStopsWhenTheServerRepeatsACursor) {
   for (int i = 0; i < 3; ++i) {
-    server_.Answer(200, {{"data", {KeyData("key_1")}}, {"pagination", {{"cursor", "same"}, {"hasMore", true}}}});
+    server_.Answer(200, {{"data", {KeyData("key_1")}},
+                         {"pagination", {{"cursor", "same"}, {"hasMore", true}}}});
   }
   EXPECT_EQ(Run("keys list --api-id api_1 --all"), kExitOk);
   EXPECT_EQ(server_.sent.size(), 2u);
@@ -335,9 +352,11 @@ TEST_F(ClientCommandsTest, KeysRevokeCallsDeleteKey) {
 TEST_F(ClientCommandsTest, KeysRerollShowsTheNewKeyAndWhatHappensToTheOld) {
   server_.AnswerData({{"keyId", "key_2"}, {"key", "sk_new"}});
   EXPECT_EQ(Run("keys reroll key_1 --expiration 1h"), kExitOk);
-  EXPECT_EQ(OnlyRequest("/v2/keys.rerollKey"), (json{{"keyId", "key_1"}, {"expiration", 3'600'000}}));
+  EXPECT_EQ(OnlyRequest("/v2/keys.rerollKey"),
+            (json{{"keyId", "key_1"}, {"expiration", 3'600'000}}));
   EXPECT_EQ(out_.str(), "Key ID  key_2\nKey     sk_new\n");
-  EXPECT_NE(err_.str().find("The old key key_1 keeps working for 1h."), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("The old key key_1 keeps working for 1h."), std::string::npos)
+      << err_.str();
 }
 
 TEST_F(ClientCommandsTest, KeysRerollRevokesTheOldKeyAtOnceByDefault) {
@@ -352,9 +371,11 @@ TEST_F(ClientCommandsTest, KeysVerifyExits0WhenValidAnd3WhenNot) {
   EXPECT_EQ(Run("keys verify sk_abc --permissions 'a AND b' --cost 2"), kExitOk);
   EXPECT_EQ(OnlyRequest("/v2/keys.verifyKey"),
             (json{{"key", "sk_abc"}, {"permissions", "a AND b"}, {"credits", {{"cost", 2}}}}));
-  EXPECT_EQ(out_.str().substr(0, 20), "Code    VALID\nValid ");
+  EXPECT_EQ(out_.str().rfind("Code     VALID\nValid    yes\nKey ID   key_1\n", 0), 0u)
+      << out_.str();
 
-  server_.AnswerData({{"valid", false}, {"code", "DISABLED"}, {"keyId", "key_1"}, {"enabled", false}});
+  server_.AnswerData(
+      {{"valid", false}, {"code", "DISABLED"}, {"keyId", "key_1"}, {"enabled", false}});
   out_.str("");
   EXPECT_EQ(Run("keys verify sk_abc"), kExitKeyNotValid);
   EXPECT_NE(out_.str().find("Code     DISABLED\n"), std::string::npos) << out_.str();
@@ -382,8 +403,11 @@ TEST_F(ClientCommandsTest, RootKeysCreateListDelete) {
             (json{{"permissions", {"api.*.verify_key", "api.*.read_key"}}, {"name", "ci"}}));
   EXPECT_EQ(out_.str(), "Key ID  rk_1\nKey     tg_root_NEW\n");
 
-  server_.AnswerData(json::array({{{"keyId", "rk_1"}, {"name", "ci"}, {"start", "tg_root_NE"},
-                                   {"permissions", {"*"}}, {"createdAt", kNow}}}));
+  server_.AnswerData(json::array({{{"keyId", "rk_1"},
+                                   {"name", "ci"},
+                                   {"start", "tg_root_NE"},
+                                   {"permissions", {"*"}},
+                                   {"createdAt", kNow}}}));
   out_.str("");
   EXPECT_EQ(Run("rootkeys list"), kExitOk);
   EXPECT_EQ(server_.sent.back().path, "/v2/rootKeys.listRootKeys");

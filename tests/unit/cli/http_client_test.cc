@@ -48,19 +48,22 @@ TEST(ParseServerUrl, RejectsWhatItCannotUseWithAReason) {
     const char* url;
     const char* reason;
   };
-  for (const Case& c : {Case{"https://x:8443", "https is not supported"},
-                        Case{"127.0.0.1:8080", "expected http://"},
-                        Case{"http://", "missing host"},
-                        Case{"http://:8080", "missing host"},
-                        Case{"http://host:", "empty port"},
-                        Case{"http://host:0", "1 to 65535"},
-                        Case{"http://host:65536", "1 to 65535"},
-                        Case{"http://host:80a", "1 to 65535"},
-                        Case{"http://::1:8080", "brackets"},
-                        Case{"http://[::1", "unclosed"},
-                        Case{"http://[::1]x", "after the IPv6"},
-                        Case{"http://user:pw@host", "user info"},
-                        Case{"http://host/?a=b", "query"}}) {
+  const Case cases[] = {
+      {"https://x:8443", "https is not supported"},
+      {"127.0.0.1:8080", "expected http://"},
+      {"http://", "missing host"},
+      {"http://:8080", "missing host"},
+      {"http://host:", "empty port"},
+      {"http://host:0", "1 to 65535"},
+      {"http://host:65536", "1 to 65535"},
+      {"http://host:80a", "1 to 65535"},
+      {"http://::1:8080", "brackets"},
+      {"http://[::1", "unclosed"},
+      {"http://[::1]x", "after the IPv6"},
+      {"http://user:pw@host", "user info"},
+      {"http://host/?a=b", "query"},
+  };
+  for (const Case& c : cases) {
     const auto url = ParseServerUrl(c.url);
     ASSERT_FALSE(url) << c.url;
     EXPECT_EQ(url.error().code, ErrorCode::kInvalidInput);
@@ -74,23 +77,23 @@ class OneShotServer {
  public:
   OneShotServer(http::status status, std::string body, std::string request_id_header = "")
       : acceptor_(io_context_, {asio::ip::make_address("127.0.0.1"), 0}) {
-    thread_ = std::thread([this, status, body = std::move(body),
-                           request_id_header = std::move(request_id_header)] {
-      beast::error_code ec;
-      asio::ip::tcp::socket socket(io_context_);
-      acceptor_.accept(socket, ec);
-      accepted_ = true;
-      if (ec) return;
-      beast::flat_buffer buffer;
-      http::read(socket, buffer, request_, ec);
-      if (ec) return;
-      http::response<http::string_body> response{status, 11};
-      response.set(http::field::content_type, "application/json");
-      if (!request_id_header.empty()) response.set("X-Request-Id", request_id_header);
-      response.body() = body;
-      response.prepare_payload();
-      http::write(socket, response, ec);
-    });
+    thread_ = std::thread(
+        [this, status, body = std::move(body), request_id_header = std::move(request_id_header)] {
+          beast::error_code ec;
+          asio::ip::tcp::socket socket(io_context_);
+          acceptor_.accept(socket, ec);
+          accepted_ = true;
+          if (ec) return;
+          beast::flat_buffer buffer;
+          http::read(socket, buffer, request_, ec);
+          if (ec) return;
+          http::response<http::string_body> response{status, 11};
+          response.set(http::field::content_type, "application/json");
+          if (!request_id_header.empty()) response.set("X-Request-Id", request_id_header);
+          response.body() = body;
+          response.prepare_payload();
+          http::write(socket, response, ec);
+        });
   }
   ~OneShotServer() {
     // A test that failed before calling would leave the thread in accept(): knock once.
@@ -103,7 +106,9 @@ class OneShotServer {
     thread_.join();
   }
 
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  std::string Url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
   // Valid once the client call returned.
   const http::request<http::string_body>& Request() const { return request_; }
 
@@ -116,7 +121,8 @@ class OneShotServer {
 };
 
 TEST(HttpClient, PostsJsonWithBearerAuthAndParsesTheEnvelope) {
-  OneShotServer server(http::status::ok, R"({"meta":{"requestId":"req_1"},"data":{"apiId":"api_1"}})");
+  OneShotServer server(http::status::ok,
+                       R"({"meta":{"requestId":"req_1"},"data":{"apiId":"api_1"}})");
   const auto url = ParseServerUrl(server.Url() + "/base");
   ASSERT_TRUE(url);
   HttpClient client(*url, "tg_root_secret");
@@ -136,8 +142,9 @@ TEST(HttpClient, PostsJsonWithBearerAuthAndParsesTheEnvelope) {
 }
 
 TEST(HttpClient, AnErrorStatusIsAnAnswerNotAFailure) {
-  OneShotServer server(http::status::not_found,
-                       R"({"meta":{"requestId":"req_2"},"error":{"title":"Not Found","status":404}})");
+  OneShotServer server(
+      http::status::not_found,
+      R"({"meta":{"requestId":"req_2"},"error":{"title":"Not Found","status":404}})");
   HttpClient client(*ParseServerUrl(server.Url()), "k");
 
   const auto response = client.PostJson("/v2/keys.getKey", {{"keyId", "key_x"}});
@@ -148,7 +155,8 @@ TEST(HttpClient, AnErrorStatusIsAnAnswerNotAFailure) {
 }
 
 TEST(HttpClient, FallsBackToTheRequestIdHeader) {
-  OneShotServer server(http::status::unauthorized, R"({"error":{"title":"Unauthorized"}})", "req_h");
+  OneShotServer server(http::status::unauthorized, R"({"error":{"title":"Unauthorized"}})",
+                       "req_h");
   HttpClient client(*ParseServerUrl(server.Url()), "k");
 
   const auto response = client.PostJson("/v2/keys.getKey", nlohmann::json::object());

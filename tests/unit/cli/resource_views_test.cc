@@ -33,11 +33,15 @@ std::string Value(const RecordFields& fields, const std::string& label) {
 }
 
 TEST(RenderKeyTable, ShowsOneRowPerKeyWithReadableValues) {
-  const json bare = {{"keyId", "key_2"}, {"start", "3xY9"}, {"enabled", false}, {"createdAt", kCreated}};
-  EXPECT_EQ(RenderKeyTable({FullKey(), bare}),
-            "KEY ID  START    NAME      IDENTITY  ENABLED  EXPIRES               CREDITS    CREATED\n"
-            "key_1   sk_3xY9  checkout  acme      yes      2024-03-01T12:00:00Z  42         2024-02-29T12:00:00Z\n"
-            "key_2   3xY9     -         -         no       never                 unlimited  2024-02-29T12:00:00Z\n");
+  const json bare = {
+      {"keyId", "key_2"}, {"start", "3xY9"}, {"enabled", false}, {"createdAt", kCreated}};
+  EXPECT_EQ(
+      RenderKeyTable({FullKey(), bare}),
+      "KEY ID  START    NAME      IDENTITY  ENABLED  EXPIRES               CREDITS    CREATED\n"
+      "key_1   sk_3xY9  checkout  acme      yes      2024-03-01T12:00:00Z  42         "
+      "2024-02-29T12:00:00Z\n"
+      "key_2   3xY9     -         -         no       never                 unlimited  "
+      "2024-02-29T12:00:00Z\n");
 }
 
 TEST(KeyRecord, ShowsEveryFieldOfAFullKey) {
@@ -65,7 +69,7 @@ TEST(KeyRecord, LeavesOutOptionalFieldsAKeyDoesNotHave) {
 
 TEST(KeyRecord, SurvivesUnexpectedShapes) {
   // A newer server or a proxy may send anything; the CLI shows what it can and never throws.
-  const json odd = {{"keyId", 7}, {"enabled", "yes"}, {"createdAt", "yesterday"},
+  const json odd = {{"keyId", 7},        {"enabled", "yes"},        {"createdAt", "yesterday"},
                     {"credits", "lots"}, {"permissions", {1, "x"}}, {"identity", 3}};
   const RecordFields fields = KeyRecord(odd);
   EXPECT_EQ(Value(fields, "Key ID"), "7");

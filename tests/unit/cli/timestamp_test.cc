@@ -1,5 +1,7 @@
 #include "cli/timestamp.h"
 
+#include <string>
+
 #include <gtest/gtest.h>
 
 namespace tollgate {
@@ -40,8 +42,8 @@ TEST(ParseTimestamp, RejectsOtherFormsAndImpossibleDates) {
         "2024-02-29T24:00:00Z", "2024-02-29T12:60:00Z", "2024-02-29T12:34:56",
         "2024-02-29T12:34:56+02:00", "2024-02-29 12:34:56Z", "-5", "99999999999999999999"}) {
     const auto parsed = ParseTimestamp(text);
-    EXPECT_FALSE(parsed) << '"' << text << '"';
-    if (!parsed) EXPECT_NE(parsed.error().detail.find("ISO-8601"), std::string::npos);
+    ASSERT_FALSE(parsed) << '"' << text << '"';
+    EXPECT_NE(parsed.error().detail.find("ISO-8601"), std::string::npos);
   }
 }
 
