@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -28,10 +29,19 @@ struct LimitCheck {
   std::int64_t cost = 1;
 };
 
+// reset_at of a request that no amount of waiting admits (its cost exceeds the limit).
+inline constexpr UnixMillis kNeverAdmitted = std::numeric_limits<UnixMillis>::max();
+
+// One limit's answer. `allowed` says whether this limit admits the request; the request is
+// admitted (and every limit charged) only if all limits of the call allow it. `remaining` and
+// `reset_at` describe the counter after the call: what was charged if the request was admitted,
+// nothing otherwise.
 struct LimitDecision {
   bool allowed = false;
-  std::int64_t remaining = 0;
-  UnixMillis reset_at = 0;  // when the limit will next admit a request of this cost
+  std::int64_t remaining = 0;  // unit-cost requests this limit would still admit now (>= 0)
+  UnixMillis reset_at = 0;     // when the limit will next admit a request of this cost: the
+                               // earliest such instant, never earlier (now if it admits one now;
+                               // kNeverAdmitted if cost > limit)
 };
 
 class CounterStore {
