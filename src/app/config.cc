@@ -31,6 +31,9 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
       ->envname("TOLLGATE_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
   serve.add_option("--shutdown-timeout-ms", c.shutdown_timeout_ms, "on SIGTERM, how long in-flight requests may take")
       ->envname("TOLLGATE_SHUTDOWN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+  serve.add_option("--default-tier", c.default_tier,
+                   "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
+      ->envname("TOLLGATE_DEFAULT_TIER");
   serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("TOLLGATE_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   serve.footer(
@@ -54,6 +57,7 @@ Status ApplyConfigText(CLI::App& serve, const std::string& yaml_text, const std:
     }
     const std::string key = entry.first.as<std::string>();
     if (key == "config") return Fail(Error::InvalidInput(origin + ": 'config' cannot be set inside a config file"));
+    if (key == "tiers") continue;  // a list, not a flag: read by ReadConfiguredTiers (app/tier_config.h)
     CLI::Option* option = nullptr;
     try {
       option = serve.get_option("--" + key);

@@ -25,6 +25,7 @@ struct ServeConfig {
   std::size_t max_connections = 10'000;
   int shutdown_timeout_ms = 4'000;
   std::string log_level = "info";
+  std::string default_tier;  // "" = keys without any tier get no tier limits
   // Only from the environment, so it never shows in `ps` or shell history.
   std::string root_key;
 };

@@ -11,12 +11,14 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/tier_config.h"
 #include "auth/root_key_service.h"
 #include "events/inprocess/in_process_event_bus.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "keys/key_service.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "tiers/tier_service.h"
 
 namespace tollgate {
 
@@ -54,12 +56,20 @@ int RunServe(const ServeConfig& config) {
     std::cout << "tollgate: created the first root key. It is shown once; store it now:\n"
               << "TOLLGATE_ROOT_KEY=" << **bootstrap << std::endl;
   }
-  auto keys = KeyService::Create(**store, events, clock);
+  // Tiers before keys: keys and identities name tiers, and KeyService checks those names.
+  auto tiers = TierService::Create(**store, events, clock);
+  if (!tiers) return fail(tiers.error());
+  if (auto configured = ApplyTierConfiguration(**tiers, config.config_file, config.default_tier); !configured) {
+    return fail(configured.error());
+  }
+  auto keys = KeyService::Create(**store, events, clock, tiers->get());
   if (!keys) return fail(keys.error());
 
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
+  AddIdentityRoutes(router, **keys);
+  AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);
   AddHealthRoutes(router, [&store]() -> std::string { return (*store)->Ping() ? "" : "store"; });
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 namespace tollgate {
+
 bool ScopeMatches(std::string_view granted, std::string_view required) {
   if (granted == "*") return true;
   // Compare segment by segment; both must run out of segments together. "Out of segments" is

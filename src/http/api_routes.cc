@@ -54,7 +54,9 @@ void AddApiRoutes(Router& router, KeyService& keys) {
     for (const Key& key : page->keys) {
       std::optional<Identity> identity;
       if (!key.external_id.empty()) {
-        if (CachedKeyPtr cached = keys.cache().FindById(key.id)) identity = cached->identity;
+        if (CachedKeyPtr cached = keys.cache().FindById(key.id); cached && cached->identity) {
+          identity = *cached->identity;
+        }
       }
       data.push_back(KeyToJson(key, identity));
     }

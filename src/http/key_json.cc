@@ -19,7 +19,8 @@ nlohmann::json RateLimitsToJson(const std::vector<RateLimitConfig>& limits) {
   nlohmann::json out = nlohmann::json::array();
   for (const RateLimitConfig& limit : limits) {
     out.push_back({{"id", limit.id}, {"name", limit.name}, {"limit", limit.limit},
-                   {"duration", limit.duration_ms}, {"autoApply", limit.auto_apply}});
+                   {"duration", limit.duration_ms}, {"autoApply", limit.auto_apply},
+                   {"algorithm", RateLimitAlgorithmName(limit.algorithm)}});
   }
   return out;
 }
@@ -27,6 +28,8 @@ nlohmann::json RateLimitsToJson(const std::vector<RateLimitConfig>& limits) {
 nlohmann::json IdentityToJson(const Identity& identity) {
   nlohmann::json out = {{"id", identity.id}, {"externalId", identity.external_id}};
   if (!identity.meta_json.empty()) out["meta"] = nlohmann::json::parse(identity.meta_json, nullptr, false);
+  out["ratelimits"] = RateLimitsToJson(identity.ratelimits);
+  if (!identity.tier.empty()) out["tier"] = identity.tier;
   return out;
 }
 
@@ -42,6 +45,7 @@ nlohmann::json KeyToJson(const Key& key, const std::optional<Identity>& identity
   if (key.credits) out["credits"] = CreditsToJson(key.credits);
   if (identity) out["identity"] = IdentityToJson(*identity);
   if (!key.ratelimits.empty()) out["ratelimits"] = RateLimitsToJson(key.ratelimits);
+  if (!key.tier.empty()) out["tier"] = key.tier;
   return out;
 }
 
@@ -94,6 +98,13 @@ std::vector<RateLimitConfig> ReadRateLimits(const nlohmann::json& array, const s
     limit.limit = reader.RequiredInt("limit", 1);
     limit.duration_ms = reader.RequiredInt("duration", 1000);
     limit.auto_apply = reader.OptionalBool("autoApply").value_or(false);
+    if (const auto algorithm = reader.OptionalString("algorithm")) {
+      if (const auto parsed = ParseRateLimitAlgorithm(*algorithm)) {
+        limit.algorithm = *parsed;
+      } else {
+        reader.AddError(at + ".algorithm", "must be \"sliding_window\", \"token_bucket\", \"fixed_window\" or \"gcra\"");
+      }
+    }
     limits.push_back(std::move(limit));
   }
   for (auto& e : errors) parent.AddError(e.location, e.message, e.fix);

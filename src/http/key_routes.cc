@@ -26,6 +26,7 @@ struct KeyFields {
   std::optional<std::vector<RateLimitConfig>> ratelimits;
   std::optional<bool> enabled;
   std::optional<std::vector<std::string>> permissions, roles;
+  std::optional<std::string> tier;  // "" (from null) clears
 };
 
 KeyFields ReadKeyFields(FieldReader& body) {
@@ -49,6 +50,7 @@ KeyFields ReadKeyFields(FieldReader& body) {
   f.enabled = body.OptionalBool("enabled");
   f.permissions = body.OptionalStringArray("permissions");
   f.roles = body.OptionalStringArray("roles");
+  if (body.IsNull("tier")) f.tier = ""; else f.tier = body.OptionalString("tier", 1, 64);
   return f;
 }
 
@@ -75,6 +77,7 @@ void AddKeyRoutes(Router& router, KeyService& keys) {
     params.enabled = f.enabled.value_or(true);
     if (f.permissions) params.permissions = std::move(*f.permissions);
     if (f.roles) params.roles = std::move(*f.roles);
+    params.tier = f.tier.value_or("");
     auto created = keys.CreateKey(std::move(params));
     if (!created) return Fail(created.error());
     return OkResponse(ctx.request.request_id, {{"keyId", created->key_id}, {"key", created->secret}});
@@ -121,6 +124,7 @@ void AddKeyRoutes(Router& router, KeyService& keys) {
     params.enabled = f.enabled;
     params.permissions = std::move(f.permissions);
     params.roles = std::move(f.roles);
+    params.tier = std::move(f.tier);
     if (auto s = keys.UpdateKey(std::move(params)); !s) return Fail(s.error());
     return Empty(ctx);
   });
@@ -215,7 +219,15 @@ void AddKeyRoutes(Router& router, KeyService& keys) {
       data["enabled"] = key.enabled;
       data["permissions"] = key.permissions;
       data["roles"] = key.roles;
-      if (outcome.key->identity) data["identity"] = IdentityToJson(*outcome.key->identity);
+      const Identity* identity = outcome.key->identity.get();
+      if (identity) data["identity"] = IdentityToJson(*identity);
+      // The tier that applies by name: the key's own, else its identity's. (The configured
+      // default tier is added where tiers are enforced.)
+      if (!key.tier.empty()) {
+        data["tier"] = key.tier;
+      } else if (identity && !identity->tier.empty()) {
+        data["tier"] = identity->tier;
+      }
     }
     return OkResponse(ctx.request.request_id, std::move(data));
   });

@@ -9,11 +9,16 @@
 #include "common/result.h"
 #include "http/router.h"
 #include "keys/key_service.h"
+#include "tiers/tier_service.h"
 
 namespace tollgate {
 
 void AddApiRoutes(Router& router, KeyService& keys);
 void AddKeyRoutes(Router& router, KeyService& keys);
+// identities.{create,get,list,update,delete}Identity (Unkey v2, plus "tier").
+void AddIdentityRoutes(Router& router, KeyService& keys);
+// tiers.{create,get,list,update,delete}Tier (tollgate's own).
+void AddTierRoutes(Router& router, TierService& tiers);
 void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);
 // GET /livez, GET /readyz (503 naming the failing check), GET /v2/liveness.
 // `ready` returns the name of the first failing check, or "" when all pass.

@@ -20,23 +20,38 @@ CachedKeyPtr KeyCache::FindById(const std::string& key_id) const {
   std::string hash;
   {
     std::shared_lock lock(ids_mu_);
-    const auto it = hash_by_id_.find(key_id);
-    if (it == hash_by_id_.end()) return nullptr;
-    hash = it->second;
+    const auto it = index_by_id_.find(key_id);
+    if (it == index_by_id_.end()) return nullptr;
+    hash = it->second.hash;
   }
   return FindByHash(hash);
 }
 
 void KeyCache::Put(CachedKeyPtr entry) {
   const std::string hash = entry->key.hash;
+  const std::string& external_id = entry->key.external_id;
   std::unique_lock ids_lock(ids_mu_);
-  auto [it, inserted] = hash_by_id_.try_emplace(entry->key.id, hash);
-  if (!inserted && it->second != hash) {
-    Shard& old_shard = ShardFor(it->second);
-    std::unique_lock lock(old_shard.mu);
-    old_shard.by_hash.erase(it->second);
-    it->second = hash;
+  auto [it, inserted] = index_by_id_.try_emplace(entry->key.id, KeyIndex{hash, external_id});
+  if (!inserted) {
+    KeyIndex& index = it->second;
+    if (index.hash != hash) {
+      Shard& old_shard = ShardFor(index.hash);
+      std::unique_lock lock(old_shard.mu);
+      old_shard.by_hash.erase(index.hash);
+      index.hash = hash;
+    }
+    if (index.external_id != external_id) {
+      if (!index.external_id.empty()) {
+        const auto old = ids_by_external_id_.find(index.external_id);
+        if (old != ids_by_external_id_.end()) {
+          old->second.erase(entry->key.id);
+          if (old->second.empty()) ids_by_external_id_.erase(old);
+        }
+      }
+      index.external_id = external_id;
+    }
   }
+  if (!external_id.empty()) ids_by_external_id_[external_id].insert(entry->key.id);
   Shard& shard = ShardFor(hash);
   std::unique_lock lock(shard.mu);
   shard.by_hash[hash] = std::move(entry);
@@ -44,19 +59,83 @@ void KeyCache::Put(CachedKeyPtr entry) {
 
 void KeyCache::Remove(const std::string& key_id) {
   std::unique_lock ids_lock(ids_mu_);
-  const auto it = hash_by_id_.find(key_id);
-  if (it == hash_by_id_.end()) return;
-  Shard& shard = ShardFor(it->second);
+  const auto it = index_by_id_.find(key_id);
+  if (it == index_by_id_.end()) return;
+  Shard& shard = ShardFor(it->second.hash);
   {
     std::unique_lock lock(shard.mu);
-    shard.by_hash.erase(it->second);
+    shard.by_hash.erase(it->second.hash);
   }
-  hash_by_id_.erase(it);
+  if (!it->second.external_id.empty()) {
+    const auto keys = ids_by_external_id_.find(it->second.external_id);
+    if (keys != ids_by_external_id_.end()) {
+      keys->second.erase(key_id);
+      if (keys->second.empty()) ids_by_external_id_.erase(keys);
+    }
+  }
+  index_by_id_.erase(it);
 }
 
 std::size_t KeyCache::Size() const {
   std::shared_lock lock(ids_mu_);
-  return hash_by_id_.size();
+  return index_by_id_.size();
+}
+
+std::vector<CachedKeyPtr> KeyCache::KeysOfIdentity(const std::string& external_id) const {
+  std::vector<std::string> hashes;
+  {
+    std::shared_lock lock(ids_mu_);
+    const auto keys = ids_by_external_id_.find(external_id);
+    if (keys == ids_by_external_id_.end()) return {};
+    hashes.reserve(keys->second.size());
+    for (const std::string& key_id : keys->second) hashes.push_back(index_by_id_.at(key_id).hash);
+  }
+  std::vector<CachedKeyPtr> entries;
+  entries.reserve(hashes.size());
+  for (const std::string& hash : hashes) {
+    if (CachedKeyPtr entry = FindByHash(hash)) entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+void KeyCache::PutIdentity(IdentityPtr identity) {
+  std::unique_lock lock(identities_mu_);
+  auto [it, inserted] = identities_by_id_.try_emplace(identity->id, identity);
+  if (!inserted) {
+    if (it->second->external_id != identity->external_id) {
+      identities_by_external_id_.erase(it->second->external_id);
+    }
+    it->second = identity;
+  }
+  identities_by_external_id_[identity->external_id] = std::move(identity);
+}
+
+void KeyCache::RemoveIdentity(const std::string& identity_id) {
+  std::unique_lock lock(identities_mu_);
+  const auto it = identities_by_id_.find(identity_id);
+  if (it == identities_by_id_.end()) return;
+  const auto by_external = identities_by_external_id_.find(it->second->external_id);
+  if (by_external != identities_by_external_id_.end() && by_external->second->id == identity_id) {
+    identities_by_external_id_.erase(by_external);
+  }
+  identities_by_id_.erase(it);
+}
+
+IdentityPtr KeyCache::FindIdentityById(const std::string& identity_id) const {
+  std::shared_lock lock(identities_mu_);
+  const auto it = identities_by_id_.find(identity_id);
+  return it == identities_by_id_.end() ? nullptr : it->second;
+}
+
+IdentityPtr KeyCache::FindIdentityByExternalId(const std::string& external_id) const {
+  std::shared_lock lock(identities_mu_);
+  const auto it = identities_by_external_id_.find(external_id);
+  return it == identities_by_external_id_.end() ? nullptr : it->second;
+}
+
+std::size_t KeyCache::IdentityCount() const {
+  std::shared_lock lock(identities_mu_);
+  return identities_by_id_.size();
 }
 
 }  // namespace tollgate

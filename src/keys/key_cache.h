@@ -6,6 +6,14 @@
 // are immutable snapshots behind shared_ptr: a reader keeps a consistent key even while a writer
 // swaps the entry. Credit counters are the one mutable part, shared between snapshots of the same
 // key so an update never loses a concurrent decrement.
+//
+// Identities: each live identity is one immutable `shared_ptr<const Identity>`, shared by every
+// cached key of that identity. A verify reads it through its key's snapshot: no lookup, no lock,
+// no refcount traffic beyond the key's own. An identity update swaps the identity and re-puts each
+// of its keys with the new pointer (found through an index external id -> key ids), which costs
+// one Key copy per key of the identity: cheap for an admin write, free for the hot path. The
+// alternative, one mutable slot per identity that keys point to, would make every verify do an
+// atomic shared_ptr load on a line shared by all keys of the identity.
 #pragma once
 
 #include <array>
@@ -16,6 +24,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "keys/model.h"
 
@@ -27,9 +37,11 @@ struct CreditState {
   std::optional<Credits> credits;
 };
 
+using IdentityPtr = std::shared_ptr<const Identity>;
+
 struct CachedKey {
   Key key;  // key.credits is the value at load time; the live balance is in `credits`
-  std::optional<Identity> identity;
+  IdentityPtr identity;  // the identity of key.external_id; null when the key has none
   std::shared_ptr<CreditState> credits;
 };
 using CachedKeyPtr = std::shared_ptr<const CachedKey>;
@@ -42,6 +54,15 @@ class KeyCache {
   void Put(CachedKeyPtr entry);
   void Remove(const std::string& key_id);
   std::size_t Size() const;
+  // The cached keys whose key.external_id is `external_id`, in no particular order.
+  std::vector<CachedKeyPtr> KeysOfIdentity(const std::string& external_id) const;
+
+  // Live identities, by id and by external id. Read by writers and admin reads, never by verify.
+  void PutIdentity(IdentityPtr identity);  // inserts or replaces by identity->id
+  void RemoveIdentity(const std::string& identity_id);
+  IdentityPtr FindIdentityById(const std::string& identity_id) const;
+  IdentityPtr FindIdentityByExternalId(const std::string& external_id) const;
+  std::size_t IdentityCount() const;
 
  private:
   static constexpr std::size_t kShards = 64;
@@ -52,9 +73,19 @@ class KeyCache {
   Shard& ShardFor(std::string_view hash) const;
 
   mutable std::array<Shard, kShards> shards_;
-  // Key id -> hash, for updates and deletes by id; only writers and FindById take it.
+  struct KeyIndex {
+    std::string hash;
+    std::string external_id;
+  };
+  // Key id -> hash (for updates and deletes by id) and external id -> key ids (for identity
+  // updates); only writers, FindById and KeysOfIdentity take ids_mu_.
   mutable std::shared_mutex ids_mu_;
-  std::unordered_map<std::string, std::string> hash_by_id_;
+  std::unordered_map<std::string, KeyIndex> index_by_id_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> ids_by_external_id_;
+
+  mutable std::shared_mutex identities_mu_;
+  std::unordered_map<std::string, IdentityPtr> identities_by_id_;
+  std::unordered_map<std::string, IdentityPtr> identities_by_external_id_;
 };
 
 }  // namespace tollgate

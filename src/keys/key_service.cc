@@ -87,8 +87,15 @@ std::string_view VerifyCodeName(VerifyCode code) {
   return "NOT_FOUND";
 }
 
-Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, EventBus& events, Clock& clock) {
-  std::unique_ptr<KeyService> service(new KeyService(store, events, clock));
+Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, EventBus& events, Clock& clock,
+                                                      const TierNames* tiers) {
+  std::unique_ptr<KeyService> service(new KeyService(store, events, clock, tiers));
+  // Identities first, so that caching a key finds its identity without a query.
+  auto identities = store.LoadAllIdentities();
+  if (!identities) return Fail(identities.error());
+  for (Identity& identity : *identities) {
+    service->cache_.PutIdentity(std::make_shared<const Identity>(std::move(identity)));
+  }
   auto keys = store.LoadAllKeys();
   if (!keys) return Fail(keys.error());
   for (Key& key : *keys) {
@@ -99,11 +106,34 @@ Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, EventBus
   return service;
 }
 
-Result<std::optional<Identity>> KeyService::IdentityFor(const std::string& external_id) {
-  if (external_id.empty()) return std::optional<Identity>{};
+Result<IdentityPtr> KeyService::IdentityFor(const std::string& external_id) {
+  if (external_id.empty()) return IdentityPtr{};
+  if (IdentityPtr cached = cache_.FindIdentityByExternalId(external_id)) return cached;
   auto identity = store_.UpsertIdentity(external_id, clock_.NowMillis());
   if (!identity) return Fail(identity.error());
-  return std::optional<Identity>(std::move(*identity));
+  auto created = std::make_shared<const Identity>(std::move(*identity));
+  cache_.PutIdentity(created);
+  PublishIdentity("identity.created", *created);
+  return IdentityPtr(std::move(created));
+}
+
+IdentityPtr KeyService::ResolveIdentity(const std::string& identity) const {
+  if (IdentityPtr by_id = cache_.FindIdentityById(identity)) return by_id;
+  return cache_.FindIdentityByExternalId(identity);
+}
+
+void KeyService::RefreshKeysOf(const std::string& external_id, const IdentityPtr& identity) {
+  for (const CachedKeyPtr& old : cache_.KeysOfIdentity(external_id)) {
+    auto entry = std::make_shared<CachedKey>(*old);
+    entry->identity = identity;
+    if (!identity) entry->key.external_id.clear();
+    cache_.Put(std::move(entry));
+  }
+}
+
+void KeyService::CheckTier(const std::string& tier, std::vector<FieldError>& errors) const {
+  if (tier.empty() || (tiers_ && tiers_->Contains(tier))) return;
+  errors.push_back({"body.tier", "names no tier: '" + tier + "'", "tiers.listTiers lists the tiers"});
 }
 
 Result<CachedKeyPtr> KeyService::Cache(Key key, std::shared_ptr<CreditState> credits) {
@@ -127,6 +157,16 @@ void KeyService::Publish(std::string type, const Key& key) {
   events_.Publish(event);
 }
 
+void KeyService::PublishIdentity(std::string type, const Identity& identity) {
+  Event event;
+  event.id = NewId("evt");
+  event.type = std::move(type);
+  event.at = clock_.NowMillis();
+  event.payload_json = nlohmann::json{{"identityId", identity.id}, {"externalId", identity.external_id}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  events_.Publish(event);
+}
+
 Result<Api> KeyService::CreateApi(std::string name) {
   if (name.size() < 3 || name.size() > kMaxNameLength) {
     return Fail(Error::InvalidInput("the API name must be 3 to 255 characters",
@@ -145,6 +185,7 @@ Result<Api> KeyService::GetApi(const std::string& api_id) {
 }
 
 Status KeyService::DeleteApi(const std::string& api_id) {
+  std::lock_guard write_lock(write_mu_);
   auto keys = store_.LoadAllKeys();  // cheap enough for a rare admin call; avoids a second index
   if (!keys) return Fail(keys.error());
   if (auto status = store_.DeleteApi(api_id, clock_.NowMillis()); !status) return status;
@@ -164,6 +205,7 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
   ValidateRateLimits(params.ratelimits, errors);
   ValidateNames(params.permissions, "permissions", errors);
   ValidateNames(params.roles, "roles", errors);
+  CheckTier(params.tier, errors);
   if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
 
   auto secret = GenerateKeySecret(params.prefix, params.byte_length);
@@ -187,9 +229,11 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
   key.roles = std::move(params.roles);
   SortUnique(key.permissions);
   SortUnique(key.roles);
+  key.tier = std::move(params.tier);
   key.created_at = now;
   key.updated_at = now;
 
+  std::lock_guard write_lock(write_mu_);
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.InsertKey(key); !status) return Fail(status.error());
   auto state = std::make_shared<CreditState>();
@@ -202,7 +246,7 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
 }
 
 KeyView KeyService::ViewOf(const CachedKey& entry) {
-  KeyView view{entry.key, entry.identity};
+  KeyView view{entry.key, entry.identity ? std::optional<Identity>(*entry.identity) : std::nullopt};
   std::lock_guard lock(entry.credits->mu);
   if (entry.credits->credits) ApplyRefill(*entry.credits->credits, clock_.NowMillis());
   view.key.credits = entry.credits->credits;
@@ -232,6 +276,7 @@ Result<KeyPage> KeyService::ListKeys(const std::string& api_id, const std::optio
 }
 
 Status KeyService::UpdateKey(UpdateKeyParams params) {
+  std::lock_guard write_lock(write_mu_);
   CachedKeyPtr entry = cache_.FindById(params.key_id);
   if (!entry) return Fail(Error::NotFound("no key with id '" + params.key_id + "'"));
   Key key = entry->key;
@@ -263,6 +308,10 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
     SortUnique(key.roles);
   }
   if (params.credits) ValidateCredits(*params.credits, errors);
+  if (params.tier) {
+    CheckTier(*params.tier, errors);
+    key.tier = *params.tier;
+  }
   if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return status;
   key.updated_at = clock_.NowMillis();
 
@@ -280,6 +329,7 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
 }
 
 Status KeyService::DeleteKey(const std::string& key_id, bool permanent) {
+  std::lock_guard write_lock(write_mu_);
   CachedKeyPtr entry = cache_.FindById(key_id);
   if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
   if (auto status = store_.DeleteKey(key_id, permanent, clock_.NowMillis()); !status) return status;
@@ -315,6 +365,7 @@ Result<CreatedKey> KeyService::RerollKey(const std::string& key_id, std::int64_t
   for (auto& limit : params.ratelimits) limit.id.clear();
   params.permissions = old.permissions;
   params.roles = old.roles;
+  params.tier = old.tier;
   auto created = CreateKey(std::move(params));
   if (!created) return created;
 
@@ -368,6 +419,78 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
   if (auto status = store_.UpdateCredits(key_id, credits); !status) return Fail(status.error());
   entry->credits->credits = credits;
   return credits;
+}
+
+// ---- Identities ----
+
+Result<Identity> KeyService::CreateIdentity(CreateIdentityParams params) {
+  std::vector<FieldError> errors;
+  if (params.external_id.empty() || params.external_id.size() > kMaxExternalIdLength) {
+    errors.push_back({"body.externalId", "must be 1 to 255 characters", ""});
+  }
+  ValidateRateLimits(params.ratelimits, errors);
+  CheckTier(params.tier, errors);
+  if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
+
+  std::lock_guard write_lock(write_mu_);
+  if (cache_.FindIdentityByExternalId(params.external_id)) {
+    return Fail(Error::Conflict("an identity with externalId '" + params.external_id + "' already exists"));
+  }
+  Identity identity;
+  identity.id = NewId("id");
+  identity.external_id = std::move(params.external_id);
+  identity.meta_json = std::move(params.meta_json);
+  identity.ratelimits = std::move(params.ratelimits);
+  identity.tier = std::move(params.tier);
+  identity.created_at = clock_.NowMillis();
+  if (auto status = store_.InsertIdentity(identity); !status) return Fail(status.error());
+  auto cached = std::make_shared<const Identity>(identity);
+  cache_.PutIdentity(cached);
+  RefreshKeysOf(identity.external_id, cached);
+  PublishIdentity("identity.created", identity);
+  return identity;
+}
+
+Result<Identity> KeyService::GetIdentity(const std::string& identity) const {
+  if (IdentityPtr found = ResolveIdentity(identity)) return *found;
+  return Fail(Error::NotFound("no identity with id or externalId '" + identity + "'"));
+}
+
+Result<IdentityPage> KeyService::ListIdentities(const std::optional<std::string>& cursor, std::size_t limit,
+                                                const std::optional<std::string>& search) {
+  return store_.ListIdentities(cursor, limit, search);
+}
+
+Result<Identity> KeyService::UpdateIdentity(UpdateIdentityParams params) {
+  std::vector<FieldError> errors;
+  if (params.ratelimits) ValidateRateLimits(*params.ratelimits, errors);
+  if (params.tier) CheckTier(*params.tier, errors);
+  if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
+
+  std::lock_guard write_lock(write_mu_);
+  IdentityPtr current = ResolveIdentity(params.identity);
+  if (!current) return Fail(Error::NotFound("no identity with id or externalId '" + params.identity + "'"));
+  Identity identity = *current;
+  if (params.meta_json) identity.meta_json = std::move(*params.meta_json);
+  if (params.ratelimits) identity.ratelimits = std::move(*params.ratelimits);
+  if (params.tier) identity.tier = std::move(*params.tier);
+  if (auto status = store_.UpdateIdentity(identity); !status) return Fail(status.error());
+  auto cached = std::make_shared<const Identity>(identity);
+  cache_.PutIdentity(cached);
+  RefreshKeysOf(identity.external_id, cached);
+  PublishIdentity("identity.updated", identity);
+  return identity;
+}
+
+Status KeyService::DeleteIdentity(const std::string& identity) {
+  std::lock_guard write_lock(write_mu_);
+  IdentityPtr current = ResolveIdentity(identity);
+  if (!current) return Fail(Error::NotFound("no identity with id or externalId '" + identity + "'"));
+  if (auto status = store_.DeleteIdentity(current->id, clock_.NowMillis()); !status) return status;
+  cache_.RemoveIdentity(current->id);
+  RefreshKeysOf(current->external_id, nullptr);
+  PublishIdentity("identity.deleted", *current);
+  return {};
 }
 
 CachedKeyPtr KeyService::FindForVerify(std::string_view secret) const {

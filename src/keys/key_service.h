@@ -1,13 +1,16 @@
-// The key lifecycle: APIs, keys, credits, verification. Validates business rules, writes
-// through the KeyStore, keeps the KeyCache in step, and publishes key.* events. Transport-free:
-// the HTTP handlers translate JSON to these parameter structs and back.
+// The key lifecycle: APIs, keys, identities, credits, verification. Validates business rules,
+// writes through the KeyStore, keeps the KeyCache in step, and publishes key.* and identity.*
+// events. Transport-free: the HTTP handlers translate JSON to these parameter structs and back.
 //
 // Threading: every method may be called from any worker thread at once. Writes go to the store
 // first and to the cache only once the store accepted them, so the cache never shows a key the
-// store does not have.
+// store does not have. Writes of keys and identities are serialised by write_mu_: they are rare
+// admin calls that SQLite serialises anyway, and it keeps a key's cached identity right when an
+// identity update (which re-puts the identity's keys) races a key update. Verify never takes it.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +23,7 @@
 #include "keys/key_store.h"
 #include "keys/model.h"
 #include "keys/permission_query.h"
+#include "keys/tier_names.h"
 
 namespace tollgate {
 
@@ -36,6 +40,7 @@ struct CreateKeyParams {
   std::vector<RateLimitConfig> ratelimits;
   std::vector<std::string> permissions;
   std::vector<std::string> roles;
+  std::string tier;  // "" for none; otherwise must name a tier
 };
 
 struct CreatedKey {
@@ -55,6 +60,22 @@ struct UpdateKeyParams {
   std::optional<bool> enabled;
   std::optional<std::vector<std::string>> roles;
   std::optional<std::vector<std::string>> permissions;
+  std::optional<std::string> tier;  // "" clears
+};
+
+struct CreateIdentityParams {
+  std::string external_id;
+  std::string meta_json;  // "" for none
+  std::vector<RateLimitConfig> ratelimits;
+  std::string tier;       // "" for none; otherwise must name a tier
+};
+
+// nullopt = leave as is; "" clears meta and tier; an empty vector removes every ratelimit.
+struct UpdateIdentityParams {
+  std::string identity;  // the identity's id or its external id
+  std::optional<std::string> meta_json;
+  std::optional<std::vector<RateLimitConfig>> ratelimits;
+  std::optional<std::string> tier;
 };
 
 enum class CreditOperation { kSet, kIncrement, kDecrement };
@@ -91,8 +112,10 @@ struct KeyView {
 
 class KeyService {
  public:
-  // Fills the cache from the store.
-  static Result<std::unique_ptr<KeyService>> Create(KeyStore& store, EventBus& events, Clock& clock);
+  // Fills the cache from the store. `tiers` says which tier names keys and identities may carry;
+  // without it (nullptr) no tier is accepted.
+  static Result<std::unique_ptr<KeyService>> Create(KeyStore& store, EventBus& events, Clock& clock,
+                                                    const TierNames* tiers = nullptr);
 
   Result<Api> CreateApi(std::string name);
   Result<Api> GetApi(const std::string& api_id);
@@ -110,6 +133,17 @@ class KeyService {
   Result<std::optional<Credits>> UpdateCredits(const std::string& key_id, CreditOperation op,
                                                std::optional<std::int64_t> value);
 
+  // Identities. `identity` arguments accept the identity's id or its external id (Unkey v2); the id
+  // wins if a string is both. Reads are served from the cache, except listing.
+  Result<Identity> CreateIdentity(CreateIdentityParams params);
+  Result<Identity> GetIdentity(const std::string& identity) const;
+  Result<IdentityPage> ListIdentities(const std::optional<std::string>& cursor, std::size_t limit,
+                                      const std::optional<std::string>& search);
+  // Takes effect for the identity's keys at once: the next verify of any of them sees it.
+  Result<Identity> UpdateIdentity(UpdateIdentityParams params);
+  // Soft-deletes the identity; its keys keep working without it (their external id is cleared).
+  Status DeleteIdentity(const std::string& identity);
+
   // The hot path, in two steps so the caller can authorise against the key's API in between:
   // Find costs one SHA-256 and one cache lookup and never touches the store.
   CachedKeyPtr FindForVerify(std::string_view secret) const;
@@ -118,20 +152,29 @@ class KeyService {
   const KeyCache& cache() const { return cache_; }
 
  private:
-  KeyService(KeyStore& store, EventBus& events, Clock& clock)
-      : store_(store), events_(events), clock_(clock) {}
+  KeyService(KeyStore& store, EventBus& events, Clock& clock, const TierNames* tiers)
+      : store_(store), events_(events), clock_(clock), tiers_(tiers) {}
 
   Result<CachedKeyPtr> Cache(Key key, std::shared_ptr<CreditState> credits);
-  Result<std::optional<Identity>> IdentityFor(const std::string& external_id);
+  // The cached identity of external_id, created (in the store too) when missing; null for "".
+  Result<IdentityPtr> IdentityFor(const std::string& external_id);
+  IdentityPtr ResolveIdentity(const std::string& identity) const;
+  // Re-puts every cached key of external_id with `identity` (null: detached, external id cleared).
+  // Caller holds write_mu_.
+  void RefreshKeysOf(const std::string& external_id, const IdentityPtr& identity);
+  void CheckTier(const std::string& tier, std::vector<FieldError>& errors) const;
   // Resets the balance if a refill boundary passed since the last refill. Caller holds state.mu.
   bool ApplyRefill(Credits& credits, UnixMillis now) const;
   KeyView ViewOf(const CachedKey& entry);
   void Publish(std::string type, const Key& key);
+  void PublishIdentity(std::string type, const Identity& identity);
 
   KeyStore& store_;
   EventBus& events_;
   Clock& clock_;
+  const TierNames* tiers_;  // may be null: then no tier name is accepted
   KeyCache cache_;
+  std::mutex write_mu_;  // serialises writes of keys and identities (see the top of this file)
 };
 
 }  // namespace tollgate

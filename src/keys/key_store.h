@@ -1,4 +1,4 @@
-// Persistence of APIs, keys and identities. Implemented by storage/sqlite (embedded default) and
+// Persistence of APIs, keys and (through IdentityStore) identities. Implemented by storage/sqlite (embedded default) and
 // later storage/postgres. Every method is safe to call from any thread; implementations
 // serialise or pool internally. Deleted rows are soft-deleted: they vanish from every read here.
 #pragma once
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "keys/identity_store.h"
 #include "keys/model.h"
 
 namespace tollgate {
@@ -18,10 +19,9 @@ struct KeyPage {
   std::optional<std::string> next_cursor;  // set when more keys follow
 };
 
-class KeyStore {
+// Keys and identities are one domain and KeyService needs both, hence one interface.
+class KeyStore : public IdentityStore {
  public:
-  virtual ~KeyStore() = default;
-
   virtual Status InsertApi(const Api& api) = 0;
   virtual Result<std::optional<Api>> GetApi(const std::string& api_id) = 0;
   // Soft-deletes the API and every key in it.
@@ -41,10 +41,6 @@ class KeyStore {
   virtual Result<std::vector<Key>> LoadAllKeys() = 0;
   // Writes a key's credit state alone (the hot path's write-back).
   virtual Status UpdateCredits(const std::string& key_id, const std::optional<Credits>& credits) = 0;
-
-  // Returns the identity with that external id, creating it if missing.
-  virtual Result<Identity> UpsertIdentity(const std::string& external_id, UnixMillis now) = 0;
-  virtual Result<std::optional<Identity>> GetIdentityByExternalId(const std::string& external_id) = 0;
 };
 
 }  // namespace tollgate

@@ -1,15 +1,17 @@
 // The whole persistent state of tollgate behind one object. Each domain sees only its own
-// interface (KeyStore, RootKeyStore, ...); app/ creates the concrete Store from the --store URL.
+// interface (KeyStore, RootKeyStore, TierStore, ...); app/ creates the concrete Store from the
+// --store URL.
 #pragma once
 
 #include <memory>
 
 #include "auth/root_key_store.h"
 #include "keys/key_store.h"
+#include "tiers/tier_store.h"
 
 namespace tollgate {
 
-class Store : public KeyStore, public RootKeyStore {
+class Store : public KeyStore, public RootKeyStore, public TierStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

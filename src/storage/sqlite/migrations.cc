@@ -63,8 +63,61 @@ CREATE TABLE root_keys (
 );
 )sql";
 
+// Tiers and identities (issue 3).
+//
+// tiers: one column per scalar, so that the schema itself refuses what tollgate would never
+// write (a policy it does not know, a throttle without a target, a grace over 100 %), and the
+// billing issue can read prices with plain SQL; the rate limits are a JSON array like
+// keys.ratelimits, because nothing queries inside them. included_quota NULL = unlimited.
+//
+// identities is rebuilt rather than altered: v1 made external_id UNIQUE over all rows, but
+// deleting an identity is now a soft delete that frees its external id for reuse (Unkey v2), so
+// uniqueness must hold among live rows only, a partial index SQLite cannot add to a constraint.
+// Nothing references identities by foreign key, so the copy-drop-rename is safe.
+//
+// Rate limit objects in every ratelimits column may carry "algorithm" from now on; absent means
+// "sliding_window", so v1 rows read unchanged.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE tiers (
+  name                      TEXT PRIMARY KEY,
+  description               TEXT NOT NULL DEFAULT '',
+  ratelimits                TEXT NOT NULL DEFAULT '[]',
+  included_quota            INTEGER CHECK (included_quota IS NULL OR included_quota >= 0),
+  overage_policy            TEXT NOT NULL CHECK (overage_policy IN ('block', 'allow', 'throttle')),
+  throttle_to               TEXT CHECK ((overage_policy = 'throttle') = (throttle_to IS NOT NULL)),
+  grace_percent             INTEGER NOT NULL CHECK (grace_percent BETWEEN 0 AND 100),
+  currency                  TEXT NOT NULL,
+  base_fee_minor            INTEGER NOT NULL CHECK (base_fee_minor >= 0),
+  overage_unit_price_micros INTEGER NOT NULL CHECK (overage_unit_price_micros >= 0),
+  builtin                   INTEGER NOT NULL CHECK (builtin IN (0, 1)),
+  created_at                INTEGER NOT NULL,
+  updated_at                INTEGER NOT NULL
+);
+
+CREATE TABLE identities_v2 (
+  id          TEXT PRIMARY KEY,
+  external_id TEXT NOT NULL,
+  meta        TEXT,
+  ratelimits  TEXT NOT NULL DEFAULT '[]',
+  tier        TEXT,
+  created_at  INTEGER NOT NULL,
+  deleted_at  INTEGER
+);
+INSERT INTO identities_v2 (id, external_id, meta, created_at)
+  SELECT id, external_id, meta, created_at FROM identities;
+DROP TABLE identities;
+ALTER TABLE identities_v2 RENAME TO identities;
+CREATE UNIQUE INDEX identities_live_external_id ON identities (external_id) WHERE deleted_at IS NULL;
+-- Serves the "is this tier still in use" count of a tier delete.
+CREATE INDEX identities_by_tier ON identities (tier) WHERE tier IS NOT NULL;
+
+ALTER TABLE keys ADD COLUMN tier TEXT;
+CREATE INDEX keys_by_tier ON keys (tier) WHERE tier IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
+    Migration{2, kSchemaV2},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

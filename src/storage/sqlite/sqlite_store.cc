@@ -70,6 +70,7 @@ enum KeyField : int {
   kKeyRoles,
   kKeyCreatedAt,
   kKeyUpdatedAt,
+  kKeyTier,
 };
 constexpr int Param(KeyField field) { return static_cast<int>(field) + 1; }
 
@@ -78,7 +79,8 @@ constexpr int Param(KeyField field) { return static_cast<int>(field) + 1; }
 #define TOLLGATE_KEY_SELECT                                                                  \
   "SELECT k.id, k.api_id, k.hash, k.start, k.name, k.external_id, k.meta, k.enabled, "      \
   "k.expires, k.credits_remaining, k.refill_interval, k.refill_amount, k.refill_day, "      \
-  "k.last_refill_at, k.ratelimits, k.permissions, k.roles, k.created_at, k.updated_at "     \
+  "k.last_refill_at, k.ratelimits, k.permissions, k.roles, k.created_at, k.updated_at, "    \
+  "k.tier "                                                                                  \
   "FROM keys AS k JOIN apis AS a ON a.id = k.api_id "                                        \
   "WHERE k.deleted_at IS NULL AND a.deleted_at IS NULL "
 #define TOLLGATE_KEY_IS_LIVE                                                                 \
@@ -100,14 +102,16 @@ constexpr std::string_view kSelectAllKeys = TOLLGATE_KEY_SELECT "ORDER BY k.id";
 constexpr std::string_view kInsertKey =
     "INSERT INTO keys (id, api_id, hash, start, name, external_id, meta, enabled, expires, "
     "credits_remaining, refill_interval, refill_amount, refill_day, last_refill_at, "
-    "ratelimits, permissions, roles, created_at, updated_at) "
-    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19 "
+    "ratelimits, permissions, roles, created_at, updated_at, tier) "
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "?20 "
     "WHERE EXISTS (SELECT 1 FROM apis WHERE id = ?2 AND deleted_at IS NULL)";
 // api_id, hash, start and created_at are immutable.
 constexpr std::string_view kUpdateKey =
     "UPDATE keys SET name = ?5, external_id = ?6, meta = ?7, enabled = ?8, expires = ?9, "
     "credits_remaining = ?10, refill_interval = ?11, refill_amount = ?12, refill_day = ?13, "
-    "last_refill_at = ?14, ratelimits = ?15, permissions = ?16, roles = ?17, updated_at = ?19 "
+    "last_refill_at = ?14, ratelimits = ?15, permissions = ?16, roles = ?17, updated_at = ?19, "
+    "tier = ?20 "
     "WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
 constexpr std::string_view kUpdateCredits =
     "UPDATE keys SET credits_remaining = ?10, refill_interval = ?11, refill_amount = ?12, "
@@ -128,12 +132,97 @@ constexpr std::string_view kSoftDeleteApi =
 constexpr std::string_view kSoftDeleteKeysOfApi =
     "UPDATE keys SET deleted_at = ?2 WHERE api_id = ?1 AND deleted_at IS NULL";
 
-constexpr std::string_view kSelectIdentity =
-    "SELECT id, external_id, meta, created_at FROM identities WHERE external_id = ?1";
-// DO NOTHING: another process may create the same identity between our read and this insert.
+// ---- Identities: columns in this order, parameters numbered alike (?1 is the id) ----
+enum IdentityField : int {
+  kIdentityId,
+  kIdentityExternalId,
+  kIdentityMeta,
+  kIdentityRatelimits,
+  kIdentityTier,
+  kIdentityCreatedAt,
+};
+constexpr int Param(IdentityField field) { return static_cast<int>(field) + 1; }
+
+#define TOLLGATE_IDENTITY_SELECT                                                             \
+  "SELECT id, external_id, meta, ratelimits, tier, created_at FROM identities "             \
+  "WHERE deleted_at IS NULL "
+constexpr std::string_view kSelectIdentityByExternalId =
+    TOLLGATE_IDENTITY_SELECT "AND external_id = ?1";
+constexpr std::string_view kSelectIdentityById = TOLLGATE_IDENTITY_SELECT "AND id = ?1";
+// As for keys, "" as the first page's cursor keeps the plain primary-key range.
+constexpr std::string_view kSelectIdentityPage =
+    TOLLGATE_IDENTITY_SELECT "AND id > ?1 ORDER BY id LIMIT ?2";
+// instr rather than LIKE: the search text needs no escaping of % and _. lower() folds ASCII only.
+// A scan of the live identities; fine for an admin listing, an index cannot serve "contains".
+constexpr std::string_view kSelectIdentityPageSearch =
+    TOLLGATE_IDENTITY_SELECT
+    "AND id > ?1 AND (instr(lower(id), lower(?3)) > 0 OR instr(lower(external_id), lower(?3)) > 0) "
+    "ORDER BY id LIMIT ?2";
+constexpr std::string_view kSelectAllIdentities = TOLLGATE_IDENTITY_SELECT "ORDER BY id";
+#undef TOLLGATE_IDENTITY_SELECT
+
 constexpr std::string_view kInsertIdentity =
-    "INSERT INTO identities (id, external_id, meta, created_at) VALUES (?1, ?2, NULL, ?3) "
-    "ON CONFLICT (external_id) DO NOTHING";
+    "INSERT INTO identities (id, external_id, meta, ratelimits, tier, created_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// DO NOTHING: another process may create the same identity between our read and this insert.
+// The conflict target names the partial unique index over live identities.
+constexpr std::string_view kUpsertIdentity =
+    "INSERT INTO identities (id, external_id, meta, ratelimits, tier, created_at) "
+    "VALUES (?1, ?2, NULL, '[]', NULL, ?6) "
+    "ON CONFLICT (external_id) WHERE deleted_at IS NULL DO NOTHING";
+constexpr std::string_view kUpdateIdentity =
+    "UPDATE identities SET meta = ?3, ratelimits = ?4, tier = ?5 "
+    "WHERE id = ?1 AND deleted_at IS NULL";
+constexpr std::string_view kSoftDeleteIdentity =
+    "UPDATE identities SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
+// Run after the soft delete, in the same transaction: the subquery still finds the row.
+constexpr std::string_view kDetachKeysOfIdentity =
+    "UPDATE keys SET external_id = NULL WHERE deleted_at IS NULL "
+    "AND external_id = (SELECT external_id FROM identities WHERE id = ?1)";
+
+// ---- Tiers: columns in this order, parameters numbered alike (?1 is the name) ----
+enum TierField : int {
+  kTierName,
+  kTierDescription,
+  kTierRatelimits,
+  kTierIncludedQuota,
+  kTierOveragePolicy,
+  kTierThrottleTo,
+  kTierGracePercent,
+  kTierCurrency,
+  kTierBaseFeeMinor,
+  kTierOverageUnitPriceMicros,
+  kTierBuiltin,
+  kTierCreatedAt,
+  kTierUpdatedAt,
+};
+constexpr int Param(TierField field) { return static_cast<int>(field) + 1; }
+
+#define TOLLGATE_TIER_SELECT                                                                 \
+  "SELECT name, description, ratelimits, included_quota, overage_policy, throttle_to, "     \
+  "grace_percent, currency, base_fee_minor, overage_unit_price_micros, builtin, created_at, " \
+  "updated_at FROM tiers "
+constexpr std::string_view kSelectTier = TOLLGATE_TIER_SELECT "WHERE name = ?1";
+constexpr std::string_view kSelectTiers = TOLLGATE_TIER_SELECT "ORDER BY name";
+#undef TOLLGATE_TIER_SELECT
+constexpr std::string_view kInsertTier =
+    "INSERT INTO tiers (name, description, ratelimits, included_quota, overage_policy, "
+    "throttle_to, grace_percent, currency, base_fee_minor, overage_unit_price_micros, builtin, "
+    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+// name, builtin and created_at are immutable.
+constexpr std::string_view kUpdateTier =
+    "UPDATE tiers SET description = ?2, ratelimits = ?3, included_quota = ?4, "
+    "overage_policy = ?5, throttle_to = ?6, grace_percent = ?7, currency = ?8, "
+    "base_fee_minor = ?9, overage_unit_price_micros = ?10, updated_at = ?13 WHERE name = ?1";
+constexpr std::string_view kTierExists = "SELECT COUNT(*) FROM tiers WHERE name = ?1";
+// The three counts of TierUsage; served by identities_by_tier, keys_by_tier and a scan of the
+// (few) tiers.
+constexpr std::string_view kCountTierUsage =
+    "SELECT (SELECT COUNT(*) FROM identities WHERE tier = ?1 AND deleted_at IS NULL), "
+    "(SELECT COUNT(*) FROM keys WHERE tier = ?1 AND deleted_at IS NULL AND EXISTS "
+    "(SELECT 1 FROM apis WHERE apis.id = keys.api_id AND apis.deleted_at IS NULL)), "
+    "(SELECT COUNT(*) FROM tiers WHERE throttle_to = ?1 AND name <> ?1)";
+constexpr std::string_view kDeleteTier = "DELETE FROM tiers WHERE name = ?1";
 
 constexpr std::string_view kInsertRootKey =
     "INSERT INTO root_keys (id, hash, start, name, permissions, created_at) "
@@ -177,7 +266,8 @@ std::string EncodeRateLimits(const std::vector<RateLimitConfig>& ratelimits) {
                      {"name", ratelimit.name},
                      {"limit", ratelimit.limit},
                      {"duration", ratelimit.duration_ms},
-                     {"autoApply", ratelimit.auto_apply}});
+                     {"autoApply", ratelimit.auto_apply},
+                     {"algorithm", RateLimitAlgorithmName(ratelimit.algorithm)}});
   }
   return DumpJson(array);
 }
@@ -206,10 +296,17 @@ std::optional<std::vector<RateLimitConfig>> DecodeRateLimits(const std::string& 
     const auto limit = item.find("limit");
     const auto duration = item.find("duration");
     const auto auto_apply = item.find("autoApply");
+    const auto algorithm_name = item.find("algorithm");  // absent in rows written before v2
     if (id == item.end() || !id->is_string() || name == item.end() || !name->is_string() ||
         limit == item.end() || !limit->is_number_integer() || duration == item.end() ||
         !duration->is_number_integer() || auto_apply == item.end() || !auto_apply->is_boolean()) {
       return std::nullopt;
+    }
+    auto algorithm = std::optional(RateLimitAlgorithm::kSlidingWindow);
+    if (algorithm_name != item.end()) {
+      if (!algorithm_name->is_string()) return std::nullopt;
+      algorithm = ParseRateLimitAlgorithm(algorithm_name->get_ref<const std::string&>());
+      if (!algorithm) return std::nullopt;
     }
     ratelimits.push_back(RateLimitConfig{
         .id = id->get<std::string>(),
@@ -217,6 +314,7 @@ std::optional<std::vector<RateLimitConfig>> DecodeRateLimits(const std::string& 
         .limit = limit->get<std::int64_t>(),
         .duration_ms = duration->get<std::int64_t>(),
         .auto_apply = auto_apply->get<bool>(),
+        .algorithm = *algorithm,
     });
   }
   return ratelimits;
@@ -271,7 +369,8 @@ void BindKey(SqliteStatement& statement, const Key& key) {
       .Bind(Param(kKeyPermissions), EncodeStrings(key.permissions))
       .Bind(Param(kKeyRoles), EncodeStrings(key.roles))
       .Bind(Param(kKeyCreatedAt), key.created_at)
-      .Bind(Param(kKeyUpdatedAt), key.updated_at);
+      .Bind(Param(kKeyUpdatedAt), key.updated_at)
+      .BindTextOrNull(Param(kKeyTier), key.tier);
   BindCredits(statement, key.credits);
 }
 
@@ -314,6 +413,7 @@ Result<Key> ReadKey(const SqliteStatement& row) {
   key.roles = std::move(*roles);
   key.created_at = row.ColumnInt64(kKeyCreatedAt);
   key.updated_at = row.ColumnInt64(kKeyUpdatedAt);
+  key.tier = row.ColumnText(kKeyTier);
   return key;
 }
 
@@ -327,6 +427,82 @@ Result<std::vector<Key>> ReadKeys(SqliteStatement& statement) {
     auto key = ReadKey(statement);
     if (!key) return Fail(std::move(key.error()));
     keys.push_back(std::move(*key));
+  }
+}
+
+// ---- Identity rows ----
+
+void BindIdentity(SqliteStatement& statement, const Identity& identity) {
+  statement.Bind(Param(kIdentityId), identity.id)
+      .Bind(Param(kIdentityExternalId), identity.external_id)
+      .BindTextOrNull(Param(kIdentityMeta), identity.meta_json)
+      .Bind(Param(kIdentityRatelimits), EncodeRateLimits(identity.ratelimits))
+      .BindTextOrNull(Param(kIdentityTier), identity.tier)
+      .Bind(Param(kIdentityCreatedAt), identity.created_at);
+}
+
+Result<std::vector<Identity>> ReadIdentities(SqliteStatement& statement) {
+  std::vector<Identity> identities;
+  for (;;) {
+    auto row = statement.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return identities;
+    Identity identity;
+    identity.id = statement.ColumnText(kIdentityId);
+    identity.external_id = statement.ColumnText(kIdentityExternalId);
+    identity.meta_json = statement.ColumnText(kIdentityMeta);
+    auto ratelimits = DecodeRateLimits(statement.ColumnText(kIdentityRatelimits));
+    if (!ratelimits) return Fail(CorruptColumn("identities.ratelimits", identity.id));
+    identity.ratelimits = std::move(*ratelimits);
+    identity.tier = statement.ColumnText(kIdentityTier);
+    identity.created_at = statement.ColumnInt64(kIdentityCreatedAt);
+    identities.push_back(std::move(identity));
+  }
+}
+
+// ---- Tier rows ----
+
+void BindTier(SqliteStatement& statement, const Tier& tier) {
+  statement.Bind(Param(kTierName), tier.name)
+      .Bind(Param(kTierDescription), tier.description)
+      .Bind(Param(kTierRatelimits), EncodeRateLimits(tier.ratelimits))
+      .Bind(Param(kTierIncludedQuota), tier.included_quota)
+      .Bind(Param(kTierOveragePolicy), OveragePolicyName(tier.overage_policy))
+      .BindTextOrNull(Param(kTierThrottleTo), tier.throttle_to)
+      .Bind(Param(kTierGracePercent), std::int64_t{tier.grace_percent})
+      .Bind(Param(kTierCurrency), tier.pricing.currency)
+      .Bind(Param(kTierBaseFeeMinor), tier.pricing.base_fee_minor)
+      .Bind(Param(kTierOverageUnitPriceMicros), tier.pricing.overage_unit_price_micros)
+      .Bind(Param(kTierBuiltin), std::int64_t{tier.builtin ? 1 : 0})
+      .Bind(Param(kTierCreatedAt), tier.created_at)
+      .Bind(Param(kTierUpdatedAt), tier.updated_at);
+}
+
+Result<std::vector<Tier>> ReadTiers(SqliteStatement& statement) {
+  std::vector<Tier> tiers;
+  for (;;) {
+    auto row = statement.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return tiers;
+    Tier tier;
+    tier.name = statement.ColumnText(kTierName);
+    tier.description = statement.ColumnText(kTierDescription);
+    auto ratelimits = DecodeRateLimits(statement.ColumnText(kTierRatelimits));
+    if (!ratelimits) return Fail(CorruptColumn("tiers.ratelimits", tier.name));
+    tier.ratelimits = std::move(*ratelimits);
+    tier.included_quota = statement.ColumnOptionalInt64(kTierIncludedQuota);
+    const auto policy = ParseOveragePolicy(statement.ColumnText(kTierOveragePolicy));
+    if (!policy) return Fail(CorruptColumn("tiers.overage_policy", tier.name));
+    tier.overage_policy = *policy;
+    tier.throttle_to = statement.ColumnText(kTierThrottleTo);
+    tier.grace_percent = static_cast<int>(statement.ColumnInt64(kTierGracePercent));
+    tier.pricing.currency = statement.ColumnText(kTierCurrency);
+    tier.pricing.base_fee_minor = statement.ColumnInt64(kTierBaseFeeMinor);
+    tier.pricing.overage_unit_price_micros = statement.ColumnInt64(kTierOverageUnitPriceMicros);
+    tier.builtin = statement.ColumnInt64(kTierBuiltin) != 0;
+    tier.created_at = statement.ColumnInt64(kTierCreatedAt);
+    tier.updated_at = statement.ColumnInt64(kTierUpdatedAt);
+    tiers.push_back(std::move(tier));
   }
 }
 
@@ -507,42 +683,198 @@ Status SqliteStore::UpdateCredits(const std::string& key_id, const std::optional
 
 // ---- Identities ----
 
-Result<std::optional<Identity>> SqliteStore::SelectIdentity(const std::string& external_id) {
-  auto statement = connection_.Prepare(kSelectIdentity);
+Result<std::optional<Identity>> SqliteStore::SelectIdentity(std::string_view query,
+                                                            const std::string& value) {
+  auto statement = connection_.Prepare(query);
   if (!statement) return Fail(std::move(statement.error()));
-  statement->Bind(1, external_id);
-  auto row = statement->Step();
-  if (!row) return Fail(During("reading identity " + external_id, std::move(row.error())));
-  if (!*row) return std::optional<Identity>();
-  return Identity{.id = statement->ColumnText(0),
-                  .external_id = statement->ColumnText(1),
-                  .meta_json = statement->ColumnText(2),
-                  .created_at = statement->ColumnInt64(3)};
+  statement->Bind(1, value);
+  auto identities = ReadIdentities(*statement);
+  if (!identities) return Fail(During("reading identity " + value, std::move(identities.error())));
+  if (identities->empty()) return std::optional<Identity>();
+  return std::optional<Identity>(std::move(identities->front()));
+}
+
+Status SqliteStore::InsertIdentity(const Identity& identity) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kInsertIdentity);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindIdentity(*statement, identity);
+  if (auto ran = statement->Run(); !ran) {
+    return Fail(During("inserting identity " + identity.external_id, std::move(ran.error())));
+  }
+  return {};
 }
 
 Result<Identity> SqliteStore::UpsertIdentity(const std::string& external_id, UnixMillis now) {
   std::lock_guard lock(mutex_);
   // Read first: the identity usually exists, and a read takes no write lock.
-  auto existing = SelectIdentity(external_id);
+  auto existing = SelectIdentity(kSelectIdentityByExternalId, external_id);
   if (!existing) return Fail(std::move(existing.error()));
   if (*existing) return std::move(**existing);
 
-  auto statement = connection_.Prepare(kInsertIdentity);
+  auto statement = connection_.Prepare(kUpsertIdentity);
   if (!statement) return Fail(std::move(statement.error()));
-  statement->Bind(1, NewId("id")).Bind(2, external_id).Bind(3, now);
+  statement->Bind(Param(kIdentityId), NewId("id"))
+      .Bind(Param(kIdentityExternalId), external_id)
+      .Bind(Param(kIdentityCreatedAt), now);
   if (auto inserted = statement->Run(); !inserted) {
     return Fail(During("inserting identity " + external_id, std::move(inserted.error())));
   }
-  auto created = SelectIdentity(external_id);
+  auto created = SelectIdentity(kSelectIdentityByExternalId, external_id);
   if (!created) return Fail(std::move(created.error()));
   if (!*created) return Fail(Error::Internal("identity " + external_id + " vanished after insert"));
   return std::move(**created);
 }
 
+Status SqliteStore::UpdateIdentity(const Identity& identity) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kUpdateIdentity);
+  if (!statement) return Fail(std::move(statement.error()));
+  // Not BindIdentity: the statement's highest parameter is ?5, and binding past it is an error.
+  statement->Bind(Param(kIdentityId), identity.id)
+      .BindTextOrNull(Param(kIdentityMeta), identity.meta_json)
+      .Bind(Param(kIdentityRatelimits), EncodeRateLimits(identity.ratelimits))
+      .BindTextOrNull(Param(kIdentityTier), identity.tier);
+  return RunOnOne(connection_, *statement, "updating identity " + identity.id,
+                  "identity " + identity.id + " not found");
+}
+
+Status SqliteStore::DeleteIdentity(const std::string& identity_id, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  const std::string what = "deleting identity " + identity_id;
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During(what, std::move(transaction.error())));
+  auto identity = connection_.Prepare(kSoftDeleteIdentity);
+  if (!identity) return Fail(std::move(identity.error()));
+  identity->Bind(1, identity_id).Bind(2, now);
+  if (auto deleted = RunOnOne(connection_, *identity, what, "identity " + identity_id + " not found");
+      !deleted) {
+    return deleted;  // the transaction rolls back
+  }
+  auto keys = connection_.Prepare(kDetachKeysOfIdentity);
+  if (!keys) return Fail(std::move(keys.error()));
+  keys->Bind(1, identity_id);
+  if (auto detached = keys->Run(); !detached) {
+    return Fail(During("detaching the keys of identity " + identity_id, std::move(detached.error())));
+  }
+  return transaction->Commit();
+}
+
+Result<std::optional<Identity>> SqliteStore::GetIdentityById(const std::string& identity_id) {
+  std::lock_guard lock(mutex_);
+  return SelectIdentity(kSelectIdentityById, identity_id);
+}
+
 Result<std::optional<Identity>> SqliteStore::GetIdentityByExternalId(
     const std::string& external_id) {
   std::lock_guard lock(mutex_);
-  return SelectIdentity(external_id);
+  return SelectIdentity(kSelectIdentityByExternalId, external_id);
+}
+
+Result<IdentityPage> SqliteStore::ListIdentities(const std::optional<std::string>& cursor,
+                                                 std::size_t limit,
+                                                 const std::optional<std::string>& search) {
+  if (limit == 0) return Fail(Error::InvalidInput("limit must be at least 1"));
+  const std::size_t page_size =
+      std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max() - 1);
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(search ? kSelectIdentityPageSearch : kSelectIdentityPage);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, cursor.value_or("")).Bind(2, static_cast<std::int64_t>(page_size) + 1);
+  if (search) statement->Bind(3, *search);
+  auto identities = ReadIdentities(*statement);
+  if (!identities) return Fail(During("listing identities", std::move(identities.error())));
+
+  IdentityPage page;
+  page.identities = std::move(*identities);
+  if (page.identities.size() > page_size) {
+    page.identities.pop_back();
+    page.next_cursor = page.identities.back().id;
+  }
+  return page;
+}
+
+Result<std::vector<Identity>> SqliteStore::LoadAllIdentities() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectAllIdentities);
+  if (!statement) return Fail(std::move(statement.error()));
+  auto identities = ReadIdentities(*statement);
+  if (!identities) return Fail(During("loading all identities", std::move(identities.error())));
+  return identities;
+}
+
+// ---- Tiers ----
+
+Status SqliteStore::InsertTier(const Tier& tier) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kInsertTier);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindTier(*statement, tier);
+  if (auto ran = statement->Run(); !ran) {
+    return Fail(During("inserting tier " + tier.name, std::move(ran.error())));
+  }
+  return {};
+}
+
+Status SqliteStore::UpdateTier(const Tier& tier) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kUpdateTier);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindTier(*statement, tier);
+  return RunOnOne(connection_, *statement, "updating tier " + tier.name,
+                  "tier " + tier.name + " not found");
+}
+
+Result<TierUsage> SqliteStore::DeleteTierIfUnused(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  const std::string what = "deleting tier " + name;
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During(what, std::move(transaction.error())));
+
+  auto exists = connection_.Prepare(kTierExists);
+  if (!exists) return Fail(std::move(exists.error()));
+  auto found = exists->Bind(1, name).Step();
+  if (!found) return Fail(During(what, std::move(found.error())));
+  if (!*found || exists->ColumnInt64(0) == 0) return Fail(Error::NotFound("tier " + name + " not found"));
+
+  auto count = connection_.Prepare(kCountTierUsage);
+  if (!count) return Fail(std::move(count.error()));
+  auto counted = count->Bind(1, name).Step();
+  if (!counted) return Fail(During(what, std::move(counted.error())));
+  if (!*counted) return Fail(Error::Internal("sqlite: counting the users of tier " + name + " gave no row"));
+  const TierUsage usage{.identities = count->ColumnInt64(0),
+                        .keys = count->ColumnInt64(1),
+                        .throttling_tiers = count->ColumnInt64(2)};
+  if (!usage.unused()) return usage;  // the transaction rolls back: nothing written
+
+  auto statement = connection_.Prepare(kDeleteTier);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, name);
+  if (auto deleted = RunOnOne(connection_, *statement, what, "tier " + name + " not found"); !deleted) {
+    return Fail(std::move(deleted.error()));
+  }
+  if (auto committed = transaction->Commit(); !committed) return Fail(std::move(committed.error()));
+  return usage;
+}
+
+Result<std::optional<Tier>> SqliteStore::GetTier(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectTier);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, name);
+  auto tiers = ReadTiers(*statement);
+  if (!tiers) return Fail(During("reading tier " + name, std::move(tiers.error())));
+  if (tiers->empty()) return std::optional<Tier>();
+  return std::optional<Tier>(std::move(tiers->front()));
+}
+
+Result<std::vector<Tier>> SqliteStore::ListTiers() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectTiers);
+  if (!statement) return Fail(std::move(statement.error()));
+  auto tiers = ReadTiers(*statement);
+  if (!tiers) return Fail(During("listing tiers", std::move(tiers.error())));
+  return tiers;
 }
 
 // ---- Root keys ----

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "storage/sqlite/sqlite_connection.h"
@@ -48,8 +49,24 @@ class SqliteStore final : public Store {
                            const std::optional<std::string>& external_id) override;
   Result<std::vector<Key>> LoadAllKeys() override;
   Status UpdateCredits(const std::string& key_id, const std::optional<Credits>& credits) override;
+
+  // IdentityStore
+  Status InsertIdentity(const Identity& identity) override;
   Result<Identity> UpsertIdentity(const std::string& external_id, UnixMillis now) override;
+  Status UpdateIdentity(const Identity& identity) override;
+  Status DeleteIdentity(const std::string& identity_id, UnixMillis now) override;
+  Result<std::optional<Identity>> GetIdentityById(const std::string& identity_id) override;
   Result<std::optional<Identity>> GetIdentityByExternalId(const std::string& external_id) override;
+  Result<IdentityPage> ListIdentities(const std::optional<std::string>& cursor, std::size_t limit,
+                                      const std::optional<std::string>& search) override;
+  Result<std::vector<Identity>> LoadAllIdentities() override;
+
+  // TierStore
+  Status InsertTier(const Tier& tier) override;
+  Status UpdateTier(const Tier& tier) override;
+  Result<TierUsage> DeleteTierIfUnused(const std::string& name) override;
+  Result<std::optional<Tier>> GetTier(const std::string& name) override;
+  Result<std::vector<Tier>> ListTiers() override;
 
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
@@ -63,7 +80,8 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(SqliteConnection connection) : connection_(std::move(connection)) {}
 
-  Result<std::optional<Identity>> SelectIdentity(const std::string& external_id);  // mutex held
+  // The first row of an identity query with ?1 = value; mutex held.
+  Result<std::optional<Identity>> SelectIdentity(std::string_view query, const std::string& value);
 
   std::mutex mutex_;
   SqliteConnection connection_;  // guarded by mutex_

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -155,6 +156,80 @@ TEST(MigrationsTest, MigrationsOutOfOrderAreRejected) {
   auto applied = ApplyMigrations(connection, migrations, 10);
   ASSERT_FALSE(applied.has_value());
   EXPECT_EQ(applied.error().code, ErrorCode::kInternal);
+}
+
+// A database as tollgate 0.1 left it (migration 1 only), upgraded by opening it with this one.
+TEST(MigrationsTest, VersionOneDatabaseUpgradesToTwoKeepingItsData) {
+  TempDir dir;
+  const auto path = (dir.Path() / "tollgate.db").string();
+  {
+    SqliteConnection v1 = MustOpen(path);
+    ASSERT_TRUE(ApplyMigrations(v1, SchemaMigrations().first(1), 10).has_value());
+    ASSERT_EQ(ReadSchemaVersion(v1).value(), 1);
+    // Rows exactly as the v1 store wrote them: rate limits without "algorithm".
+    for (const char* sql : {
+             "INSERT INTO apis (id, name, created_at) VALUES ('api_1', 'old api', 1)",
+             "INSERT INTO identities (id, external_id, meta, created_at) "
+             "VALUES ('id_1', 'cust_1', '{\"plan\":\"old\"}', 2)",
+             "INSERT INTO keys (id, api_id, hash, start, name, external_id, enabled, "
+             "credits_remaining, ratelimits, permissions, roles, created_at, updated_at) "
+             "VALUES ('key_1', 'api_1', 'hash-1', 'tg_abcd', 'old key', 'cust_1', 1, 5, "
+             "'[{\"id\":\"rl_1\",\"name\":\"requests\",\"limit\":10,\"duration\":1000,\"autoApply\":true}]', "
+             "'[\"read\"]', '[]', 3, 4)",
+             "INSERT INTO root_keys (id, hash, start, name, permissions, created_at) "
+             "VALUES ('rk_1', 'root-hash', 'tg_root', 'ci', '[\"*\"]', 5)",
+         }) {
+      ASSERT_TRUE(v1.Exec(sql).has_value()) << sql;
+    }
+  }
+
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().detail;
+  EXPECT_EQ((*store)->SchemaVersion().value(), 2);
+
+  auto key = (*store)->GetKey("key_1");
+  ASSERT_TRUE(key.has_value()) << key.error().detail;
+  ASSERT_TRUE(key->has_value());
+  EXPECT_EQ((*key)->name, "old key");
+  EXPECT_EQ((*key)->external_id, "cust_1");
+  EXPECT_EQ((*key)->tier, "");
+  ASSERT_TRUE((*key)->credits.has_value());
+  EXPECT_EQ((*key)->credits->remaining, 5);
+  ASSERT_EQ((*key)->ratelimits.size(), 1u);
+  EXPECT_EQ((*key)->ratelimits[0].limit, 10);
+  EXPECT_EQ((*key)->ratelimits[0].algorithm, RateLimitAlgorithm::kSlidingWindow);
+  EXPECT_EQ((*key)->permissions, std::vector<std::string>{"read"});
+
+  auto identity = (*store)->GetIdentityByExternalId("cust_1");
+  ASSERT_TRUE(identity.has_value()) << identity.error().detail;
+  ASSERT_TRUE(identity->has_value());
+  EXPECT_EQ((*identity)->id, "id_1");
+  EXPECT_EQ((*identity)->meta_json, R"({"plan":"old"})");
+  EXPECT_EQ((*identity)->created_at, 2);
+  EXPECT_TRUE((*identity)->ratelimits.empty());
+  EXPECT_EQ((*identity)->tier, "");
+
+  auto root_keys = (*store)->ListRootKeys();
+  ASSERT_TRUE(root_keys.has_value());
+  ASSERT_EQ(root_keys->size(), 1u);
+  EXPECT_EQ((*root_keys)[0].id, "rk_1");
+  auto api = (*store)->GetApi("api_1");
+  ASSERT_TRUE(api.has_value());
+  EXPECT_TRUE(api->has_value());
+
+  // The new parts work on the upgraded file: tiers, and external ids unique among live rows.
+  auto tiers = (*store)->ListTiers();
+  ASSERT_TRUE(tiers.has_value()) << tiers.error().detail;
+  EXPECT_TRUE(tiers->empty());  // TierService seeds the built-ins, not the migration
+  ASSERT_TRUE((*store)->DeleteIdentity("id_1", 6).has_value());
+  auto reused = (*store)->UpsertIdentity("cust_1", 7);
+  ASSERT_TRUE(reused.has_value()) << reused.error().detail;
+  EXPECT_NE(reused->id, "id_1");
+
+  SqliteConnection connection = MustOpen(path);
+  EXPECT_TRUE(HasTable(connection, "tiers"));
+  EXPECT_FALSE(HasTable(connection, "identities_v2"));
+  EXPECT_EQ(connection.QueryInt64("SELECT applied_at FROM schema_version WHERE version = 1").value(), 10);
 }
 
 TEST(ConnectionSetupTest, FileDatabaseUsesWalAndForeignKeys) {

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -88,10 +89,11 @@ Key FullKey(const std::string& id, const std::string& api_id) {
       RateLimitConfig{.id = "rl_1", .name = "requests", .limit = 10, .duration_ms = 60'000,
                       .auto_apply = true},
       RateLimitConfig{.id = "rl_2", .name = "tokens", .limit = 5'000, .duration_ms = 1'000,
-                      .auto_apply = false},
+                      .auto_apply = false, .algorithm = RateLimitAlgorithm::kGcra},
   };
   key.permissions = {"documents.read", "documents.write"};
   key.roles = {"admin", "billing"};
+  key.tier = "pro";
   key.created_at = 1'700'000'000'000;
   key.updated_at = 1'700'000'000'500;
   return key;
@@ -127,9 +129,11 @@ void ExpectSameKey(const Key& want, const Key& got) {
     EXPECT_EQ(want.ratelimits[i].limit, got.ratelimits[i].limit);
     EXPECT_EQ(want.ratelimits[i].duration_ms, got.ratelimits[i].duration_ms);
     EXPECT_EQ(want.ratelimits[i].auto_apply, got.ratelimits[i].auto_apply);
+    EXPECT_EQ(want.ratelimits[i].algorithm, got.ratelimits[i].algorithm);
   }
   EXPECT_EQ(want.permissions, got.permissions);
   EXPECT_EQ(want.roles, got.roles);
+  EXPECT_EQ(want.tier, got.tier);
   EXPECT_EQ(want.created_at, got.created_at);
   EXPECT_EQ(want.updated_at, got.updated_at);
 }
@@ -463,6 +467,339 @@ TEST_P(StoreTest, UpsertIdentityIsIdempotent) {
   auto missing = store_->GetIdentityByExternalId("cust_nope");
   ASSERT_OK(missing);
   EXPECT_FALSE(missing->has_value());
+}
+
+Identity FullIdentity(const std::string& id, const std::string& external_id) {
+  Identity identity;
+  identity.id = id;
+  identity.external_id = external_id;
+  identity.meta_json = R"({"plan":"gold"})";
+  identity.ratelimits = {
+      RateLimitConfig{.id = "rl_i1", .name = "requests", .limit = 100, .duration_ms = 60'000,
+                      .auto_apply = true, .algorithm = RateLimitAlgorithm::kTokenBucket},
+  };
+  identity.tier = "pro";
+  identity.created_at = 1'000;
+  return identity;
+}
+
+void ExpectSameIdentity(const Identity& want, const Identity& got) {
+  SCOPED_TRACE("identity " + want.id);
+  EXPECT_EQ(want.id, got.id);
+  EXPECT_EQ(want.external_id, got.external_id);
+  EXPECT_EQ(want.meta_json, got.meta_json);
+  ASSERT_EQ(want.ratelimits.size(), got.ratelimits.size());
+  for (std::size_t i = 0; i < want.ratelimits.size(); ++i) {
+    EXPECT_EQ(want.ratelimits[i].id, got.ratelimits[i].id);
+    EXPECT_EQ(want.ratelimits[i].name, got.ratelimits[i].name);
+    EXPECT_EQ(want.ratelimits[i].limit, got.ratelimits[i].limit);
+    EXPECT_EQ(want.ratelimits[i].duration_ms, got.ratelimits[i].duration_ms);
+    EXPECT_EQ(want.ratelimits[i].auto_apply, got.ratelimits[i].auto_apply);
+    EXPECT_EQ(want.ratelimits[i].algorithm, got.ratelimits[i].algorithm);
+  }
+  EXPECT_EQ(want.tier, got.tier);
+  EXPECT_EQ(want.created_at, got.created_at);
+}
+
+std::vector<std::string> IdentityIds(const std::vector<Identity>& identities) {
+  std::vector<std::string> ids;
+  for (const auto& identity : identities) ids.push_back(identity.id);
+  return ids;
+}
+
+TEST_P(StoreTest, InsertedIdentityRoundTripsByIdAndExternalId) {
+  const Identity identity = FullIdentity("id_1", "cust_1");
+  ASSERT_OK(store_->InsertIdentity(identity));
+
+  auto by_id = store_->GetIdentityById("id_1");
+  ASSERT_OK(by_id);
+  ASSERT_TRUE(by_id->has_value());
+  ExpectSameIdentity(identity, **by_id);
+  auto by_external = store_->GetIdentityByExternalId("cust_1");
+  ASSERT_OK(by_external);
+  ASSERT_TRUE(by_external->has_value());
+  ExpectSameIdentity(identity, **by_external);
+  // UpsertIdentity finds it rather than creating another.
+  auto upserted = store_->UpsertIdentity("cust_1", 9'000);
+  ASSERT_OK(upserted);
+  ExpectSameIdentity(identity, *upserted);
+
+  auto missing = store_->GetIdentityById("id_nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_P(StoreTest, DuplicateLiveExternalIdIsConflict) {
+  ASSERT_OK(store_->InsertIdentity(FullIdentity("id_1", "cust_1")));
+  EXPECT_ERROR(store_->InsertIdentity(FullIdentity("id_2", "cust_1")), kConflict);
+  EXPECT_ERROR(store_->InsertIdentity(FullIdentity("id_1", "cust_2")), kConflict);
+}
+
+TEST_P(StoreTest, UpdateIdentityReplacesMetaRatelimitsAndTierOnly) {
+  ASSERT_OK(store_->InsertIdentity(FullIdentity("id_1", "cust_1")));
+  Identity update;
+  update.id = "id_1";
+  update.external_id = "ignored";  // immutable
+  update.created_at = 5;           // immutable
+  update.meta_json = "";
+  update.tier = "";
+  ASSERT_OK(store_->UpdateIdentity(update));
+
+  auto got = store_->GetIdentityById("id_1");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  Identity want = update;
+  want.external_id = "cust_1";
+  want.created_at = 1'000;
+  ExpectSameIdentity(want, **got);
+
+  update.id = "id_nope";
+  EXPECT_ERROR(store_->UpdateIdentity(update), kNotFound);
+}
+
+TEST_P(StoreTest, DeletedIdentityIsHiddenFreesItsExternalIdAndDetachesItsKeys) {
+  AddApi("api_1");
+  ASSERT_OK(store_->InsertIdentity(FullIdentity("id_1", "cust_1")));
+  ASSERT_OK(store_->InsertIdentity(FullIdentity("id_2", "cust_2")));
+  Key mine = MinimalKey("key_1", "api_1");
+  mine.external_id = "cust_1";
+  Key other = MinimalKey("key_2", "api_1");
+  other.external_id = "cust_2";
+  ASSERT_OK(store_->InsertKey(mine));
+  ASSERT_OK(store_->InsertKey(other));
+
+  ASSERT_OK(store_->DeleteIdentity("id_1", 7'000));
+  EXPECT_ERROR(store_->DeleteIdentity("id_1", 8'000), kNotFound);
+  EXPECT_ERROR(store_->UpdateIdentity(FullIdentity("id_1", "cust_1")), kNotFound);
+  auto by_id = store_->GetIdentityById("id_1");
+  ASSERT_OK(by_id);
+  EXPECT_FALSE(by_id->has_value());
+  auto by_external = store_->GetIdentityByExternalId("cust_1");
+  ASSERT_OK(by_external);
+  EXPECT_FALSE(by_external->has_value());
+  auto all = store_->LoadAllIdentities();
+  ASSERT_OK(all);
+  EXPECT_EQ(IdentityIds(*all), std::vector<std::string>{"id_2"});
+
+  // Its key keeps working without it; the other identity's key is untouched.
+  auto key = store_->GetKey("key_1");
+  ASSERT_OK(key);
+  ASSERT_TRUE(key->has_value());
+  EXPECT_EQ((*key)->external_id, "");
+  key = store_->GetKey("key_2");
+  ASSERT_OK(key);
+  ASSERT_TRUE(key->has_value());
+  EXPECT_EQ((*key)->external_id, "cust_2");
+
+  // The external id is free again, for an explicit create and for an upsert alike.
+  ASSERT_OK(store_->InsertIdentity(FullIdentity("id_3", "cust_1")));
+  ASSERT_OK(store_->DeleteIdentity("id_3", 9'000));
+  auto upserted = store_->UpsertIdentity("cust_1", 10'000);
+  ASSERT_OK(upserted);
+  EXPECT_NE(upserted->id, "id_1");
+  EXPECT_NE(upserted->id, "id_3");
+  EXPECT_TRUE(upserted->ratelimits.empty());
+  EXPECT_EQ(upserted->tier, "");
+}
+
+TEST_P(StoreTest, ListIdentitiesPagesInIdOrderAndSearchesIgnoringCase) {
+  for (const auto& [id, external_id] : std::vector<std::pair<std::string, std::string>>{
+           {"id_a", "Acme-Corp"}, {"id_b", "globex"}, {"id_c", "acme-labs"}, {"id_d", "initech"},
+           {"id_e", "umbrella"}}) {
+    ASSERT_OK(store_->InsertIdentity(FullIdentity(id, external_id)));
+  }
+  ASSERT_OK(store_->DeleteIdentity("id_d", 1));
+
+  auto first = store_->ListIdentities(std::nullopt, 2, std::nullopt);
+  ASSERT_OK(first);
+  EXPECT_EQ(IdentityIds(first->identities), (std::vector<std::string>{"id_a", "id_b"}));
+  ASSERT_TRUE(first->next_cursor.has_value());
+  auto second = store_->ListIdentities(first->next_cursor, 2, std::nullopt);
+  ASSERT_OK(second);
+  EXPECT_EQ(IdentityIds(second->identities), (std::vector<std::string>{"id_c", "id_e"}));
+  EXPECT_FALSE(second->next_cursor.has_value());
+
+  auto acme = store_->ListIdentities(std::nullopt, 10, std::string("ACME"));
+  ASSERT_OK(acme);
+  EXPECT_EQ(IdentityIds(acme->identities), (std::vector<std::string>{"id_a", "id_c"}));
+  // The id matches too, and % is a literal character, not a wildcard.
+  auto by_id = store_->ListIdentities(std::nullopt, 10, std::string("ID_E"));
+  ASSERT_OK(by_id);
+  EXPECT_EQ(IdentityIds(by_id->identities), std::vector<std::string>{"id_e"});
+  auto percent = store_->ListIdentities(std::nullopt, 10, std::string("%"));
+  ASSERT_OK(percent);
+  EXPECT_TRUE(percent->identities.empty());
+  auto paged_search = store_->ListIdentities(std::nullopt, 1, std::string("acme"));
+  ASSERT_OK(paged_search);
+  EXPECT_EQ(IdentityIds(paged_search->identities), std::vector<std::string>{"id_a"});
+  paged_search = store_->ListIdentities(paged_search->next_cursor, 1, std::string("acme"));
+  ASSERT_OK(paged_search);
+  EXPECT_EQ(IdentityIds(paged_search->identities), std::vector<std::string>{"id_c"});
+  EXPECT_FALSE(paged_search->next_cursor.has_value());
+
+  EXPECT_ERROR(store_->ListIdentities(std::nullopt, 0, std::nullopt), kInvalidInput);
+}
+
+// ---- Tiers ----
+
+Tier FullTier(const std::string& name) {
+  Tier tier;
+  tier.name = name;
+  tier.description = "for " + name;
+  tier.ratelimits = {
+      RateLimitConfig{.id = "", .name = "requests", .limit = 10, .duration_ms = 1'000,
+                      .auto_apply = true, .algorithm = RateLimitAlgorithm::kSlidingWindow},
+      RateLimitConfig{.id = "", .name = "burst", .limit = 50, .duration_ms = 10'000,
+                      .auto_apply = true, .algorithm = RateLimitAlgorithm::kFixedWindow},
+  };
+  tier.included_quota = 10'000;
+  tier.overage_policy = OveragePolicy::kAllow;
+  tier.grace_percent = 10;
+  tier.pricing = Pricing{.currency = "EUR", .base_fee_minor = 4'900, .overage_unit_price_micros = 7};
+  tier.builtin = false;
+  tier.created_at = 100;
+  tier.updated_at = 200;
+  return tier;
+}
+
+void ExpectSameTier(const Tier& want, const Tier& got) {
+  SCOPED_TRACE("tier " + want.name);
+  EXPECT_EQ(want.name, got.name);
+  EXPECT_EQ(want.description, got.description);
+  ASSERT_EQ(want.ratelimits.size(), got.ratelimits.size());
+  for (std::size_t i = 0; i < want.ratelimits.size(); ++i) {
+    EXPECT_EQ(want.ratelimits[i].name, got.ratelimits[i].name);
+    EXPECT_EQ(want.ratelimits[i].limit, got.ratelimits[i].limit);
+    EXPECT_EQ(want.ratelimits[i].duration_ms, got.ratelimits[i].duration_ms);
+    EXPECT_EQ(want.ratelimits[i].auto_apply, got.ratelimits[i].auto_apply);
+    EXPECT_EQ(want.ratelimits[i].algorithm, got.ratelimits[i].algorithm);
+  }
+  EXPECT_EQ(want.included_quota, got.included_quota);
+  EXPECT_EQ(want.overage_policy, got.overage_policy);
+  EXPECT_EQ(want.throttle_to, got.throttle_to);
+  EXPECT_EQ(want.grace_percent, got.grace_percent);
+  EXPECT_EQ(want.pricing.currency, got.pricing.currency);
+  EXPECT_EQ(want.pricing.base_fee_minor, got.pricing.base_fee_minor);
+  EXPECT_EQ(want.pricing.overage_unit_price_micros, got.pricing.overage_unit_price_micros);
+  EXPECT_EQ(want.builtin, got.builtin);
+  EXPECT_EQ(want.created_at, got.created_at);
+  EXPECT_EQ(want.updated_at, got.updated_at);
+}
+
+TEST_P(StoreTest, TiersRoundTripAndListByName) {
+  Tier unlimited = FullTier("unlimited");
+  unlimited.included_quota = std::nullopt;
+  unlimited.ratelimits.clear();
+  unlimited.builtin = true;
+  Tier throttled = FullTier("basic");
+  throttled.overage_policy = OveragePolicy::kThrottle;
+  throttled.throttle_to = "unlimited";
+  throttled.included_quota = 0;
+  ASSERT_OK(store_->InsertTier(unlimited));
+  ASSERT_OK(store_->InsertTier(throttled));
+  EXPECT_ERROR(store_->InsertTier(FullTier("basic")), kConflict);
+
+  auto got = store_->GetTier("unlimited");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameTier(unlimited, **got);
+  auto missing = store_->GetTier("nope");
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+
+  auto all = store_->ListTiers();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  ExpectSameTier(throttled, (*all)[0]);
+  ExpectSameTier(unlimited, (*all)[1]);
+}
+
+TEST_P(StoreTest, UpdateTierReplacesAllButNameBuiltinAndCreatedAt) {
+  ASSERT_OK(store_->InsertTier(FullTier("gold")));
+  Tier update = FullTier("gold");
+  update.description = "changed";
+  update.ratelimits.pop_back();
+  update.included_quota = std::nullopt;
+  update.overage_policy = OveragePolicy::kBlock;
+  update.grace_percent = 0;
+  update.pricing = Pricing{.currency = "USD", .base_fee_minor = 0, .overage_unit_price_micros = 0};
+  update.builtin = true;   // immutable
+  update.created_at = 1;   // immutable
+  update.updated_at = 999;
+  ASSERT_OK(store_->UpdateTier(update));
+
+  Tier want = update;
+  want.builtin = false;
+  want.created_at = 100;
+  auto got = store_->GetTier("gold");
+  ASSERT_OK(got);
+  ASSERT_TRUE(got->has_value());
+  ExpectSameTier(want, **got);
+  EXPECT_ERROR(store_->UpdateTier(FullTier("nope")), kNotFound);
+}
+
+TEST_P(StoreTest, SchemaRefusesInconsistentTiers) {
+  Tier no_target = FullTier("a");
+  no_target.overage_policy = OveragePolicy::kThrottle;
+  EXPECT_FALSE(store_->InsertTier(no_target).has_value());
+  Tier stray_target = FullTier("b");
+  stray_target.throttle_to = "a";  // but the policy is allow
+  EXPECT_FALSE(store_->InsertTier(stray_target).has_value());
+  Tier too_much_grace = FullTier("c");
+  too_much_grace.grace_percent = 101;
+  EXPECT_FALSE(store_->InsertTier(too_much_grace).has_value());
+  auto all = store_->ListTiers();
+  ASSERT_OK(all);
+  EXPECT_TRUE(all->empty());
+}
+
+TEST_P(StoreTest, TierInUseIsNotDeletedAndItsUsageIsCounted) {
+  AddApi("api_1");
+  AddApi("api_2");
+  ASSERT_OK(store_->InsertTier(FullTier("gold")));
+  ASSERT_OK(store_->InsertTier(FullTier("silver")));
+  Tier throttler = FullTier("bronze");
+  throttler.overage_policy = OveragePolicy::kThrottle;
+  throttler.throttle_to = "gold";
+  ASSERT_OK(store_->InsertTier(throttler));
+  Identity identity = FullIdentity("id_1", "cust_1");
+  identity.tier = "gold";
+  ASSERT_OK(store_->InsertIdentity(identity));
+  Identity gone = FullIdentity("id_2", "cust_2");
+  gone.tier = "gold";
+  ASSERT_OK(store_->InsertIdentity(gone));
+  ASSERT_OK(store_->DeleteIdentity("id_2", 1));  // deleted users do not count
+  for (const char* id : {"key_1", "key_2"}) {
+    Key key = MinimalKey(id, "api_1");
+    key.tier = "gold";
+    ASSERT_OK(store_->InsertKey(key));
+  }
+  Key deleted_key = MinimalKey("key_3", "api_1");
+  deleted_key.tier = "gold";
+  ASSERT_OK(store_->InsertKey(deleted_key));
+  ASSERT_OK(store_->DeleteKey("key_3", /*permanent=*/false, 1));
+  Key deleted_api_key = MinimalKey("key_4", "api_2");
+  deleted_api_key.tier = "gold";
+  ASSERT_OK(store_->InsertKey(deleted_api_key));
+  ASSERT_OK(store_->DeleteApi("api_2", 1));
+
+  auto usage = store_->DeleteTierIfUnused("gold");
+  ASSERT_OK(usage);
+  EXPECT_EQ(usage->identities, 1);
+  EXPECT_EQ(usage->keys, 2);
+  EXPECT_EQ(usage->throttling_tiers, 1);
+  EXPECT_FALSE(usage->unused());
+  auto still = store_->GetTier("gold");
+  ASSERT_OK(still);
+  EXPECT_TRUE(still->has_value());
+
+  usage = store_->DeleteTierIfUnused("silver");
+  ASSERT_OK(usage);
+  EXPECT_TRUE(usage->unused());
+  auto gone_tier = store_->GetTier("silver");
+  ASSERT_OK(gone_tier);
+  EXPECT_FALSE(gone_tier->has_value());
+  EXPECT_ERROR(store_->DeleteTierIfUnused("silver"), kNotFound);
 }
 
 // ---- Root keys ----
