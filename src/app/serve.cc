@@ -17,6 +17,10 @@
 #include "http/routes.h"
 #include "http/server.h"
 #include "keys/key_service.h"
+#include "limiter/memory_counter_store.h"
+#include "verify/quota_tracker.h"
+#include "verify/verifier.h"
+#include "app/periodic_task.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tiers/tier_service.h"
 
@@ -65,9 +69,21 @@ int RunServe(const ServeConfig& config) {
   auto keys = KeyService::Create(**store, events, clock, tiers->get());
   if (!keys) return fail(keys.error());
 
+  // The verify path's state: rate-limit counters in memory, quota counters loaded from the store
+  // and written back by the maintenance thread below.
+  MemoryCounterStore limiter;
+  QuotaTracker quota(**store);
+  if (auto loaded = quota.Load(QuotaPeriodOf(clock.NowMillis())); !loaded) return fail(loaded.error());
+  Verifier verifier(**keys, **tiers, limiter, quota, clock);
+  PeriodicTask maintenance(std::chrono::seconds(1), [&] {
+    if (auto flushed = quota.Flush(); !flushed) spdlog::warn("quota counters not saved yet: {}", flushed.error().detail);
+    limiter.Sweep(clock.NowMillis(), 4096);
+  });
+
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
+  AddVerifyRoutes(router, **keys, verifier, limiter, clock);
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);
@@ -85,8 +101,10 @@ int RunServe(const ServeConfig& config) {
   });
   signals_ioc.run();
   (*server)->Wait();
-  // Everything the services wrote went through to the store synchronously; closing it
-  // checkpoints the WAL.
+  maintenance.Stop();
+  if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);
+  // Keys and credits were written through synchronously, quota counters just now; closing the
+  // store checkpoints the WAL.
   server->reset();
   store->reset();
   spdlog::info("stopped");

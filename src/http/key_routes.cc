@@ -175,62 +175,6 @@ void AddKeyRoutes(Router& router, KeyService& keys) {
     if (!credits) return Fail(credits.error());
     return OkResponse(ctx.request.request_id, CreditsToJson(*credits));
   });
-
-  router.AddRpc("/v2/keys.verifyKey", [&keys](const RpcContext& ctx) -> Result<HttpResponse> {
-    std::vector<FieldError> errors;
-    FieldReader body(ctx.body, "body", errors);
-    const std::string secret = body.RequiredString("key", 1, 1024);
-    const auto tags = body.OptionalStringArray("tags", 64);
-    const auto query_text = body.OptionalString("permissions", 1, 1000);
-    std::int64_t cost = 1;
-    if (const nlohmann::json* credits = body.OptionalObject("credits")) {
-      FieldReader credit_reader(*credits, "body.credits", errors);
-      cost = credit_reader.RequiredInt("cost", 0, 1'000'000'000);
-    }
-    std::optional<PermissionQuery> query;
-    if (query_text) {
-      auto parsed = PermissionQuery::Parse(*query_text);
-      if (!parsed) {
-        for (auto& e : parsed.error().fields) errors.push_back(e);
-        if (parsed.error().fields.empty()) body.AddError("body.permissions", parsed.error().detail);
-      } else {
-        query = std::move(*parsed);
-      }
-    }
-    if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
-
-    CachedKeyPtr entry = keys.FindForVerify(secret);
-    if (entry) {
-      if (auto s = RequireScope(ctx.root_key, ApiScope(entry->key.api_id, "verify_key")); !s) return Fail(s.error());
-    }
-    VerifyParams params;
-    params.permissions = query ? &*query : nullptr;
-    params.cost = cost;
-    const VerifyOutcome outcome = keys.Verify(std::move(entry), params);
-
-    nlohmann::json data = {{"valid", outcome.valid()}, {"code", VerifyCodeName(outcome.code)}};
-    if (outcome.key) {
-      const Key& key = outcome.key->key;
-      data["keyId"] = key.id;
-      if (!key.name.empty()) data["name"] = key.name;
-      if (!key.meta_json.empty()) data["meta"] = nlohmann::json::parse(key.meta_json, nullptr, false);
-      if (key.expires) data["expires"] = *key.expires;
-      if (outcome.credits_remaining) data["credits"] = *outcome.credits_remaining;
-      data["enabled"] = key.enabled;
-      data["permissions"] = key.permissions;
-      data["roles"] = key.roles;
-      const Identity* identity = outcome.key->identity.get();
-      if (identity) data["identity"] = IdentityToJson(*identity);
-      // The tier that applies by name: the key's own, else its identity's. (The configured
-      // default tier is added where tiers are enforced.)
-      if (!key.tier.empty()) {
-        data["tier"] = key.tier;
-      } else if (identity && !identity->tier.empty()) {
-        data["tier"] = identity->tier;
-      }
-    }
-    return OkResponse(ctx.request.request_id, std::move(data));
-  });
 }
 
 }  // namespace tollgate

@@ -17,6 +17,7 @@ struct HttpRequest {
   std::string authorization; // raw header value; never logged
   std::string api_key;       // X-API-Key header; never logged
   std::string remote_address;
+  std::string real_ip;       // X-Real-IP, set by a gateway in front (trusted only from loopback)
   std::string body;
   std::string request_id;    // "req_…", assigned by the server
 };

@@ -9,12 +9,17 @@
 #include "common/result.h"
 #include "http/router.h"
 #include "keys/key_service.h"
+#include "verify/verifier.h"
 #include "tiers/tier_service.h"
 
 namespace tollgate {
 
 void AddApiRoutes(Router& router, KeyService& keys);
 void AddKeyRoutes(Router& router, KeyService& keys);
+// POST /v2/keys.verifyKey (root key) and GET /v2/keys.authorize (for gateways: the API key in
+// Authorization or X-API-Key; repeated unknown keys from one client address are throttled
+// through `limiter`).
+void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, CounterStore& limiter, Clock& clock);
 // identities.{create,get,list,update,delete}Identity (Unkey v2, plus "tier").
 void AddIdentityRoutes(Router& router, KeyService& keys);
 // tiers.{create,get,list,update,delete}Tier (tollgate's own).

@@ -238,6 +238,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     request.content_type = std::string(req[http::field::content_type]);
     request.authorization = std::string(req[http::field::authorization]);
     request.api_key = std::string(req["X-API-Key"]);
+    request.real_ip = std::string(req["X-Real-IP"]);
     request.remote_address = remote;
     request.body = std::move(req.body());
     request.request_id = request_id;

@@ -525,20 +525,25 @@ VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params)
     outcome.code = VerifyCode::kValid;
   }
 
+  auto admit = [&] {
+    if (outcome.code == VerifyCode::kValid && params.admit) outcome.code = (*params.admit)();
+  };
   CreditState& state = *entry->credits;
   std::lock_guard lock(state.mu);
-  if (!state.credits) return outcome;
+  if (!state.credits) {
+    admit();
+    return outcome;
+  }
   bool changed = ApplyRefill(*state.credits, now);
-  if (outcome.code == VerifyCode::kValid) {
-    if (state.credits->remaining < params.cost) {
-      outcome.code = VerifyCode::kUsageExceeded;
-    } else if (params.cost > 0) {
-      state.credits->remaining -= params.cost;
-      changed = true;
-    }
+  if (outcome.code == VerifyCode::kValid && state.credits->remaining < params.cost) {
+    outcome.code = VerifyCode::kUsageExceeded;
+  }
+  admit();
+  if (outcome.code == VerifyCode::kValid && params.cost > 0) {
+    state.credits->remaining -= params.cost;
+    changed = true;
   }
   // Written through while holding the balance's lock so the store never goes backwards.
-  // Issue 3 replaces this per-verify write with a batched write-back.
   if (changed) (void)store_.UpdateCredits(key.id, state.credits);
   outcome.credits_remaining = state.credits->remaining;
   return outcome;

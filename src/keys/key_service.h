@@ -9,6 +9,7 @@
 // identity update (which re-puts the identity's keys) races a key update. Verify never takes it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +96,11 @@ std::string_view VerifyCodeName(VerifyCode code);
 struct VerifyParams {
   const PermissionQuery* permissions = nullptr;  // nullptr: no permission check
   std::int64_t cost = 1;                         // credits to spend; 0 checks without spending
+  // Called once the key itself admits the request (enabled, not expired, permitted, enough
+  // credits) and before its credits are spent: rate limits and quota decide here. Returns
+  // kValid to admit, or the code that denies (then no credit is spent). Runs under the key's
+  // credit lock, so it must be quick and must not call back into the KeyService.
+  const std::function<VerifyCode()>* admit = nullptr;
 };
 
 struct VerifyOutcome {

@@ -7,11 +7,12 @@
 
 #include "auth/root_key_store.h"
 #include "keys/key_store.h"
+#include "verify/quota_store.h"
 #include "tiers/tier_store.h"
 
 namespace tollgate {
 
-class Store : public KeyStore, public RootKeyStore, public TierStore {
+class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

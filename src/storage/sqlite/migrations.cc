@@ -115,9 +115,20 @@ ALTER TABLE keys ADD COLUMN tier TEXT;
 CREATE INDEX keys_by_tier ON keys (tier) WHERE tier IS NOT NULL;
 )sql";
 
+// v3: monthly quota counters per customer (verify/quota_tracker.h writes them back).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE quota_usage (
+  subject TEXT NOT NULL,
+  period  INTEGER NOT NULL,
+  used    INTEGER NOT NULL CHECK (used >= 0),
+  PRIMARY KEY (period, subject)
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
+    Migration{3, kSchemaV3},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

@@ -681,6 +681,42 @@ Status SqliteStore::UpdateCredits(const std::string& key_id, const std::optional
                   "key " + key_id + " not found");
 }
 
+// ---- Quota counters ----
+
+constexpr std::string_view kSelectQuotaUsage = "SELECT subject, used FROM quota_usage WHERE period = ?1";
+constexpr std::string_view kUpsertQuotaUsage =
+    "INSERT INTO quota_usage (subject, period, used) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (period, subject) DO UPDATE SET used = excluded.used";
+
+Result<std::vector<QuotaRow>> SqliteStore::LoadQuotaUsage(int period) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectQuotaUsage);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, std::int64_t{period});
+  std::vector<QuotaRow> rows;
+  while (true) {
+    auto row = statement->Step();
+    if (!row) return Fail(During("loading quota counters", std::move(row.error())));
+    if (!*row) break;
+    rows.push_back({statement->ColumnText(0), period, statement->ColumnInt64(1)});
+  }
+  return rows;
+}
+
+Status SqliteStore::SaveQuotaUsage(std::span<const QuotaRow> rows) {
+  std::lock_guard lock(mutex_);
+  // One transaction for the batch: one fsync-equivalent instead of one per counter.
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(std::move(transaction.error()));
+  for (const QuotaRow& row : rows) {
+    auto statement = connection_.Prepare(kUpsertQuotaUsage);
+    if (!statement) return Fail(std::move(statement.error()));
+    statement->Bind(1, row.subject).Bind(2, std::int64_t{row.period}).Bind(3, row.used);
+    if (auto status = statement->Run(); !status) return Fail(During("saving quota counters", std::move(status.error())));
+  }
+  return transaction->Commit();
+}
+
 // ---- Identities ----
 
 Result<std::optional<Identity>> SqliteStore::SelectIdentity(std::string_view query,

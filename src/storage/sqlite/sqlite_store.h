@@ -48,6 +48,8 @@ class SqliteStore final : public Store {
                            std::size_t limit,
                            const std::optional<std::string>& external_id) override;
   Result<std::vector<Key>> LoadAllKeys() override;
+  Result<std::vector<QuotaRow>> LoadQuotaUsage(int period) override;
+  Status SaveQuotaUsage(std::span<const QuotaRow> rows) override;
   Status UpdateCredits(const std::string& key_id, const std::optional<Credits>& credits) override;
 
   // IdentityStore

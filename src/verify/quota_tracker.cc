@@ -1,0 +1,87 @@
+#include "verify/quota_tracker.h"
+
+#include <functional>
+
+#include "common/calendar.h"
+
+namespace tollgate {
+
+int QuotaPeriodOf(UnixMillis t) {
+  const CivilDate date = ToCivil(t);
+  return date.year * 100 + static_cast<int>(date.month);
+}
+
+UnixMillis QuotaPeriodEnd(int period) {
+  int year = period / 100;
+  unsigned month = static_cast<unsigned>(period % 100) + 1;
+  if (month == 13) {
+    month = 1;
+    ++year;
+  }
+  return FromCivil({year, month, 1});
+}
+
+QuotaTracker::Shard& QuotaTracker::ShardFor(std::string_view subject) const {
+  return shards_[std::hash<std::string_view>{}(subject) % shards_.size()];
+}
+
+Status QuotaTracker::Load(int period) {
+  auto rows = store_.LoadQuotaUsage(period);
+  if (!rows) return Fail(rows.error());
+  for (QuotaRow& row : *rows) {
+    Shard& shard = ShardFor(row.subject);
+    std::lock_guard lock(shard.mu);
+    shard.entries[std::move(row.subject)] = Entry{row.period, row.used, false};
+  }
+  return {};
+}
+
+std::int64_t QuotaTracker::Used(std::string_view subject, int period) const {
+  Shard& shard = ShardFor(subject);
+  std::lock_guard lock(shard.mu);
+  const auto it = shard.entries.find(std::string(subject));
+  if (it == shard.entries.end() || it->second.period != period) return 0;
+  return it->second.used;
+}
+
+std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_t n) {
+  Shard& shard = ShardFor(subject);
+  std::lock_guard lock(shard.mu);
+  Entry& entry = shard.entries[std::string(subject)];
+  if (entry.period != period) {
+    // A new month starts from zero. (A counter of an older month that was never flushed is
+    // flushed before this point in practice: flushes run every second.)
+    entry.period = period;
+    entry.used = 0;
+  }
+  entry.used += n;
+  entry.dirty = true;
+  return entry.used;
+}
+
+Status QuotaTracker::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<QuotaRow> rows;
+  for (Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [subject, entry] : shard.entries) {
+      if (!entry.dirty) continue;
+      rows.push_back({subject, entry.period, entry.used});
+      entry.dirty = false;
+    }
+  }
+  if (rows.empty()) return {};
+  if (auto status = store_.SaveQuotaUsage(rows); !status) {
+    // Put the dirty marks back so the next flush retries; counts written since are newer.
+    for (const QuotaRow& row : rows) {
+      Shard& shard = ShardFor(row.subject);
+      std::lock_guard lock(shard.mu);
+      auto it = shard.entries.find(row.subject);
+      if (it != shard.entries.end()) it->second.dirty = true;
+    }
+    return status;
+  }
+  return {};
+}
+
+}  // namespace tollgate
