@@ -12,7 +12,7 @@ KeyCache::Shard& KeyCache::ShardFor(std::string_view hash) const {
 CachedKeyPtr KeyCache::FindByHash(std::string_view hash) const {
   Shard& shard = ShardFor(hash);
   std::shared_lock lock(shard.mu);
-  const auto it = shard.by_hash.find(std::string(hash));
+  const auto it = shard.by_hash.find(hash);
   return it == shard.by_hash.end() ? nullptr : it->second;
 }
 

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,9 +67,15 @@ class KeyCache {
 
  private:
   static constexpr std::size_t kShards = 64;
+  // Lets a verify look up by string_view without building a std::string (a heap allocation for a
+  // 64-character digest).
+  struct TransparentHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, CachedKeyPtr> by_hash;
+    std::unordered_map<std::string, CachedKeyPtr, TransparentHash, std::equal_to<>> by_hash;
   };
   Shard& ShardFor(std::string_view hash) const;
 

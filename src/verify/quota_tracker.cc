@@ -39,7 +39,7 @@ Status QuotaTracker::Load(int period) {
 std::int64_t QuotaTracker::Used(std::string_view subject, int period) const {
   Shard& shard = ShardFor(subject);
   std::lock_guard lock(shard.mu);
-  const auto it = shard.entries.find(std::string(subject));
+  const auto it = shard.entries.find(subject);
   if (it == shard.entries.end() || it->second.period != period) return 0;
   return it->second.used;
 }
@@ -47,7 +47,9 @@ std::int64_t QuotaTracker::Used(std::string_view subject, int period) const {
 std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_t n) {
   Shard& shard = ShardFor(subject);
   std::lock_guard lock(shard.mu);
-  Entry& entry = shard.entries[std::string(subject)];
+  auto it = shard.entries.find(subject);
+  if (it == shard.entries.end()) it = shard.entries.emplace(std::string(subject), Entry{}).first;
+  Entry& entry = it->second;
   if (entry.period != period) {
     // A new month starts from zero. (A counter of an older month that was never flushed is
     // flushed before this point in practice: flushes run every second.)

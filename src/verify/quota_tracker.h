@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -44,9 +45,14 @@ class QuotaTracker {
     std::int64_t used = 0;
     bool dirty = false;
   };
+  // Transparent hashing: look up by string_view without building a std::string per verify.
+  struct SubjectHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   struct Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, Entry> entries;
+    std::unordered_map<std::string, Entry, SubjectHash, std::equal_to<>> entries;
   };
   Shard& ShardFor(std::string_view subject) const;
 

@@ -86,6 +86,10 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
 
   // The limits that apply.
   Plan plan;
+  const std::size_t most = key.ratelimits.size() + (identity ? identity->ratelimits.size() : 0) +
+                           request.ratelimits.size() + (limits_tier ? limits_tier->ratelimits.size() : 0);
+  plan.checks.reserve(most);
+  plan.applied.reserve(most);
   for (const RateLimitConfig& config : key.ratelimits) {
     const RequestedLimit* requested = FindRequested(request.ratelimits, config.name);
     if (config.auto_apply || requested) plan.Add("k:" + key.id + ":" + config.name, config, requested);
