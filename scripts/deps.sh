@@ -10,7 +10,7 @@ packages=(
   libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev libexpected-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk nginx libfaketime
 )
 
 missing=()

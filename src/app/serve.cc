@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "keys/key_service.h"
 #include "limiter/memory_counter_store.h"
+#include "ratelimit/ratelimit_service.h"
 #include "verify/quota_tracker.h"
 #include "verify/verifier.h"
 #include "app/periodic_task.h"
@@ -79,11 +80,16 @@ int RunServe(const ServeConfig& config) {
     if (auto flushed = quota.Flush(); !flushed) spdlog::warn("quota counters not saved yet: {}", flushed.error().detail);
     limiter.Sweep(clock.NowMillis(), 4096);
   });
+  // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "rl:…"; its
+  // namespaces and overrides are loaded here and served from memory.
+  auto ratelimits = RatelimitService::Create(**store, limiter, clock);
+  if (!ratelimits) return fail(ratelimits.error());
 
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
   AddVerifyRoutes(router, **keys, verifier, limiter, clock);
+  AddRatelimitRoutes(router, **ratelimits);
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);

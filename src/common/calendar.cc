@@ -40,4 +40,13 @@ UnixMillis LastMonthlyBoundary(UnixMillis t, unsigned day_of_month) {
   return FromCivil({year, month, std::min(day_of_month, DaysInMonth(year, month))});
 }
 
+UnixMillis NextMonthlyBoundary(UnixMillis t, unsigned day_of_month) {
+  const CivilDate now = ToCivil(t);
+  const UnixMillis this_month = FromCivil({now.year, now.month, std::min(day_of_month, DaysInMonth(now.year, now.month))});
+  if (this_month > t) return this_month;
+  const int year = now.month == 12 ? now.year + 1 : now.year;
+  const unsigned month = now.month == 12 ? 1 : now.month + 1;
+  return FromCivil({year, month, std::min(day_of_month, DaysInMonth(year, month))});
+}
+
 }  // namespace tollgate

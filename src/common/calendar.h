@@ -23,4 +23,7 @@ unsigned DaysInMonth(int year, unsigned month);
 // the month's end means the month's last day (refillDay 31 in February is the 28th or 29th).
 UnixMillis LastMonthlyBoundary(UnixMillis t, unsigned day_of_month);
 
+// The earliest instant > t that is such a boundary (when the next monthly refill happens).
+UnixMillis NextMonthlyBoundary(UnixMillis t, unsigned day_of_month);
+
 }  // namespace tollgate

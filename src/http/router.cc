@@ -24,6 +24,8 @@ bool IsJsonContentType(std::string_view content_type) {
   return true;
 }
 
+}  // namespace
+
 // "Bearer <secret>" (scheme case-insensitive) -> secret; empty when absent or malformed.
 std::string_view BearerToken(std::string_view header) {
   constexpr std::string_view kScheme = "bearer ";
@@ -36,6 +38,8 @@ std::string_view BearerToken(std::string_view header) {
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   return token;
 }
+
+namespace {
 
 // Deepest nesting of arrays and objects in a JSON text, without parsing it; stops counting at
 // `limit + 1`. nlohmann's parser is iterative, but dump() and the handlers recurse, so depth is
@@ -74,12 +78,12 @@ Status RequireScope(const RootKey& root_key, const std::string& scope) {
   return Fail(Error{ErrorCode::kForbidden, "this root key lacks the permission '" + scope + "'", {}});
 }
 
-void Router::AddRpc(std::string path, RpcHandler handler) {
-  routes_[std::move(path)] = Route{"POST", std::move(handler), {}};
+void Router::AddRpc(std::string path, RpcHandler handler, RpcBody body) {
+  routes_[std::move(path)] = Route{"POST", std::move(handler), {}, body};
 }
 
 void Router::AddPlain(std::string method, std::string path, PlainHandler handler) {
-  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler)};
+  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler), RpcBody::kObject};
 }
 
 HttpResponse Router::Handle(const HttpRequest& request) const {
@@ -90,7 +94,9 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
     return ErrorResponse(request.request_id, Error::NotFound(std::move(detail)));
   }
   const Route& route = it->second;
-  if (request.method != route.method) {
+  // HEAD is GET without the body (the server drops it), as RFC 9110 9.3.2 asks.
+  const bool head_of_get = request.method == "HEAD" && route.method == "GET";
+  if (request.method != route.method && !head_of_get) {
     HttpResponse response = ErrorResponse(
         request.request_id, Error{ErrorCode::kMethodNotAllowed,
                                   request.path + " accepts " + route.method + ", not " + request.method, {}});
@@ -143,7 +149,11 @@ HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) c
                                  "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")",
                                  {{"body", "is not valid JSON: " + std::string(e.what()), "send a JSON object"}}));
   }
-  if (!body.is_object()) {
+  if (route.body == RpcBody::kArray && !body.is_array()) {
+    return ErrorResponse(id, Error::InvalidInput("the request body must be a JSON array",
+                                                 {{"body", "must be a JSON array", "send the items as [{...}, ...]"}}));
+  }
+  if (route.body == RpcBody::kObject && !body.is_object()) {
     return ErrorResponse(id, Error::InvalidInput("the request body must be a JSON object",
                                                  {{"body", "must be a JSON object", "wrap the fields in {...}"}}));
   }

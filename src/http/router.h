@@ -18,9 +18,13 @@
 
 namespace tollgate {
 
+// The JSON a route takes as its body: an object (every route but one), or an array (Unkey's
+// ratelimit.multiLimit sends its limits as a bare array).
+enum class RpcBody { kObject, kArray };
+
 struct RpcContext {
   const HttpRequest& request;
-  const nlohmann::json& body;  // always a JSON object
+  const nlohmann::json& body;  // a JSON object, or an array for RpcBody::kArray routes
   const RootKey& root_key;
 };
 
@@ -32,7 +36,7 @@ class Router {
 
   explicit Router(Authenticator authenticate) : authenticate_(std::move(authenticate)) {}
 
-  void AddRpc(std::string path, RpcHandler handler);
+  void AddRpc(std::string path, RpcHandler handler, RpcBody body = RpcBody::kObject);
   void AddPlain(std::string method, std::string path, PlainHandler handler);
 
   // Never throws: an exception escaping a handler is a bug, answered with 500 and logged.
@@ -43,6 +47,7 @@ class Router {
     std::string method;
     RpcHandler rpc;      // set for RPC routes
     PlainHandler plain;  // set for plain routes
+    RpcBody body = RpcBody::kObject;
   };
   HttpResponse HandleRpc(const Route& route, const HttpRequest& request) const;
 
@@ -52,6 +57,9 @@ class Router {
 
 // Checks that the root key holds `scope`; Forbidden naming the scope otherwise.
 Status RequireScope(const RootKey& root_key, const std::string& scope);
+
+// "Bearer <token>" with the scheme in any case (RFC 9110 11.1) -> token; empty otherwise.
+std::string_view BearerToken(std::string_view header);
 
 // The body as text that can always be encoded: handlers echo user input in messages.
 std::string DumpJson(const nlohmann::json& value);

@@ -9,6 +9,7 @@
 #include "common/result.h"
 #include "http/router.h"
 #include "keys/key_service.h"
+#include "ratelimit/ratelimit_service.h"
 #include "verify/verifier.h"
 #include "tiers/tier_service.h"
 
@@ -22,6 +23,9 @@ void AddKeyRoutes(Router& router, KeyService& keys);
 void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, CounterStore& limiter, Clock& clock);
 // identities.{create,get,list,update,delete}Identity (Unkey v2, plus "tier").
 void AddIdentityRoutes(Router& router, KeyService& keys);
+// ratelimit.{limit,multiLimit,setOverride,getOverride,listOverrides,deleteOverride} (Unkey v2,
+// plus an optional "algorithm" on a limit).
+void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits);
 // tiers.{create,get,list,update,delete}Tier (tollgate's own).
 void AddTierRoutes(Router& router, TierService& tiers);
 void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);

@@ -20,6 +20,7 @@
 
 #include "common/base58.h"
 #include "common/crypto.h"
+#include "common/text.h"
 
 namespace tollgate {
 
@@ -43,15 +44,25 @@ std::string NextRequestId() {
 
 // Wraps the body and headers of a tollgate response into a Beast message.
 http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned version, bool keep_alive,
-                                          const std::string& request_id) {
+                                          const std::string& request_id, bool head = false) {
   http::response<http::string_body> res{static_cast<http::status>(response.status), version};
   res.set(http::field::server, "tollgate");
   res.set(http::field::content_type, response.content_type);
   res.set("X-Request-Id", request_id);
-  for (auto& [name, value] : response.headers) res.insert(name, value);
-  res.body() = std::move(response.body);
+  for (auto& [name, value] : response.headers) {
+    // Header values carry stored strings (external ids, names); a CR or LF there would let data
+    // forge headers. Validation refuses them at the edge; this is the last line of defence.
+    if (!HasNoControlCharacters(value)) {
+      spdlog::error("dropped response header {} of request {}: it holds control characters", name, request_id);
+      continue;
+    }
+    res.insert(name, value);
+  }
+  const std::size_t length = response.body.size();
+  if (!head) res.body() = std::move(response.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  if (head) res.content_length(length);  // what GET would send, without the body
   return res;
 }
 
@@ -245,7 +256,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
 
     HttpResponse response = handler_(request);
     const bool keep_alive = req.keep_alive() && !worker.draining;
-    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id);
+    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id, req.method() == http::verb::head);
     stream.expires_after(options_.write_timeout);
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;

@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "auth/scope.h"
+#include "common/calendar.h"
 #include "http/envelope.h"
 #include "http/field_reader.h"
 #include "http/key_json.h"
@@ -169,13 +170,8 @@ void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, Count
   });
 
   router.AddPlain("GET", "/v2/keys.authorize", [&keys, &verifier, &limiter, &clock](const HttpRequest& request) {
-    std::string secret;
-    if (request.authorization.size() > 7 && (request.authorization.starts_with("Bearer ") ||
-                                             request.authorization.starts_with("bearer "))) {
-      secret = request.authorization.substr(7);
-    } else if (!request.api_key.empty()) {
-      secret = request.api_key;
-    }
+    std::string secret(BearerToken(request.authorization));
+    if (secret.empty()) secret = request.api_key;
     if (secret.empty()) {
       return AuthorizeError(request, 401, "NOT_FOUND", "send the API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'");
     }
@@ -251,8 +247,17 @@ void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, Count
       for (const AppliedLimit& limit : result->limits) {
         if (limit.exceeded) retry = std::max(retry, CeilSeconds(limit.reset_at - now));
       }
-      if (outcome.code == VerifyCode::kUsageExceeded && result->quota && result->quota->remaining == 0) {
-        retry = std::max(retry, CeilSeconds(result->quota->period_end - now));
+      if (outcome.code == VerifyCode::kUsageExceeded) {
+        if (result->quota && result->quota->remaining == 0) {
+          retry = std::max(retry, CeilSeconds(result->quota->period_end - now));
+        } else if (outcome.key && outcome.key->key.credits && outcome.key->key.credits->refill) {
+          // Out of credits: they come back at the next refill.
+          const CreditRefill& refill = *outcome.key->key.credits->refill;
+          const UnixMillis next = refill.interval == RefillInterval::kDaily
+                                      ? StartOfDay(now) + kMillisPerDay
+                                      : NextMonthlyBoundary(now, refill.refill_day);
+          retry = std::max(retry, CeilSeconds(next - now));
+        }
       }
       if (retry > 0) response.SetHeader("Retry-After", std::to_string(retry));
     }

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/calendar.h"
+#include "common/text.h"
+#include "keys/rate_limit_validation.h"
 #include "common/crypto.h"
 #include "common/ids.h"
 #include "keys/key_secret.h"
@@ -15,7 +17,6 @@ namespace {
 constexpr std::size_t kMaxNameLength = 255;
 constexpr std::size_t kMaxExternalIdLength = 255;
 constexpr std::size_t kMaxPermissionLength = 512;
-constexpr std::int64_t kMinRateLimitDurationMs = 1000;
 // Credit balances stay within JavaScript's exact integers (2^53 - 1), so every JSON client reads
 // them exactly, and far from int64 overflow.
 constexpr std::int64_t kMaxCredits = (std::int64_t{1} << 53) - 1;
@@ -24,6 +25,13 @@ std::optional<FieldError> CheckLength(std::string_view value, std::size_t max, c
   if (value.size() > max) {
     return FieldError{location, "must be at most " + std::to_string(max) + " characters", ""};
   }
+  return std::nullopt;
+}
+
+// External ids travel to gateways in the X-Tollgate-External-Id header: no control characters.
+std::optional<FieldError> CheckExternalId(std::string_view value) {
+  if (auto e = CheckLength(value, kMaxExternalIdLength, "body.externalId")) return e;
+  if (!HasNoControlCharacters(value)) return FieldError{"body.externalId", "must not contain control characters", ""};
   return std::nullopt;
 }
 
@@ -43,17 +51,8 @@ void ValidateCredits(const std::optional<Credits>& credits, std::vector<FieldErr
 }
 
 void ValidateRateLimits(std::vector<RateLimitConfig>& limits, std::vector<FieldError>& errors) {
-  for (std::size_t i = 0; i < limits.size(); ++i) {
-    const std::string at = "body.ratelimits[" + std::to_string(i) + "]";
-    RateLimitConfig& limit = limits[i];
-    if (limit.name.empty() || limit.name.size() > 128) errors.push_back({at + ".name", "must be 1 to 128 characters", ""});
-    if (limit.limit < 1) errors.push_back({at + ".limit", "must be at least 1", ""});
-    if (limit.duration_ms < kMinRateLimitDurationMs) {
-      errors.push_back({at + ".duration", "must be at least 1000 (milliseconds)", "durations are in milliseconds: 60000 is one minute"});
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (limits[j].name == limit.name) errors.push_back({at + ".name", "duplicates the name '" + limit.name + "'", ""});
-    }
+  ValidateRateLimitConfigs(limits, "body.ratelimits", errors);
+  for (RateLimitConfig& limit : limits) {
     if (limit.id.empty()) limit.id = NewId("rl");
   }
 }
@@ -200,7 +199,7 @@ Status KeyService::DeleteApi(const std::string& api_id) {
 Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
   std::vector<FieldError> errors;
   if (auto e = CheckLength(params.name, kMaxNameLength, "body.name")) errors.push_back(*e);
-  if (auto e = CheckLength(params.external_id, kMaxExternalIdLength, "body.externalId")) errors.push_back(*e);
+  if (auto e = CheckExternalId(params.external_id)) errors.push_back(*e);
   ValidateCredits(params.credits, errors);
   ValidateRateLimits(params.ratelimits, errors);
   ValidateNames(params.permissions, "permissions", errors);
@@ -287,7 +286,7 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
     key.name = *params.name;
   }
   if (params.external_id) {
-    if (auto e = CheckLength(*params.external_id, kMaxExternalIdLength, "body.externalId")) errors.push_back(*e);
+    if (auto e = CheckExternalId(*params.external_id)) errors.push_back(*e);
     key.external_id = *params.external_id;
   }
   if (params.meta_json) key.meta_json = *params.meta_json;
@@ -425,8 +424,8 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
 
 Result<Identity> KeyService::CreateIdentity(CreateIdentityParams params) {
   std::vector<FieldError> errors;
-  if (params.external_id.empty() || params.external_id.size() > kMaxExternalIdLength) {
-    errors.push_back({"body.externalId", "must be 1 to 255 characters", ""});
+  if (params.external_id.empty() || CheckExternalId(params.external_id)) {
+    errors.push_back({"body.externalId", "must be 1 to 255 characters without control characters", ""});
   }
   ValidateRateLimits(params.ratelimits, errors);
   CheckTier(params.tier, errors);

@@ -7,12 +7,14 @@
 
 #include "auth/root_key_store.h"
 #include "keys/key_store.h"
+#include "ratelimit/ratelimit_store.h"
 #include "verify/quota_store.h"
 #include "tiers/tier_store.h"
 
 namespace tollgate {
 
-class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore {
+class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore,
+              public RatelimitStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

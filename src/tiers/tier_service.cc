@@ -1,5 +1,7 @@
 #include "tiers/tier_service.h"
 
+#include "keys/rate_limit_validation.h"
+
 #include <algorithm>
 #include <set>
 
@@ -12,9 +14,7 @@ namespace {
 
 constexpr std::size_t kMaxTierNameLength = 64;
 constexpr std::size_t kMaxDescriptionLength = 1024;
-constexpr std::size_t kMaxRateLimitNameLength = 128;
 constexpr std::size_t kMaxRateLimitsPerTier = 32;
-constexpr std::int64_t kMinRateLimitDurationMs = 1000;
 
 bool IsTierName(std::string_view name) {
   if (name.empty() || name.size() > kMaxTierNameLength) return false;
@@ -40,23 +40,7 @@ void ValidateRateLimits(const std::vector<RateLimitConfig>& limits, const std::s
   if (limits.size() > kMaxRateLimitsPerTier) {
     errors.push_back({at, "must hold at most " + std::to_string(kMaxRateLimitsPerTier) + " limits", ""});
   }
-  for (std::size_t i = 0; i < limits.size(); ++i) {
-    const std::string item = at + "[" + std::to_string(i) + "]";
-    const RateLimitConfig& limit = limits[i];
-    if (limit.name.empty() || limit.name.size() > kMaxRateLimitNameLength) {
-      errors.push_back({item + ".name", "must be 1 to 128 characters", ""});
-    }
-    if (limit.limit < 1) errors.push_back({item + ".limit", "must be at least 1", ""});
-    if (limit.duration_ms < kMinRateLimitDurationMs) {
-      errors.push_back({item + ".duration", "must be at least 1000 (milliseconds)",
-                        "durations are in milliseconds: 60000 is one minute"});
-    }
-    for (std::size_t j = 0; j < i; ++j) {
-      if (limits[j].name == limit.name) {
-        errors.push_back({item + ".name", "duplicates the name '" + limit.name + "'", ""});
-      }
-    }
-  }
+  ValidateRateLimitConfigs(limits, at, errors);
 }
 
 // Follows throttleTo from `tier` through `all`; the chain of names if it comes back to a tier it

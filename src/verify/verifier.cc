@@ -102,13 +102,17 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
       }
     }
   }
+  auto tier_has = [&](const std::string& name) {
+    return limits_tier && std::any_of(limits_tier->ratelimits.begin(), limits_tier->ratelimits.end(),
+                                      [&](const RateLimitConfig& c) { return c.name == name; });
+  };
   for (const RequestedLimit& requested : request.ratelimits) {
-    if (plan.Has(requested.name)) continue;
+    if (plan.Has(requested.name) || tier_has(requested.name)) continue;
     if (!requested.limit || !requested.duration_ms) {
-      return Fail(Error::InvalidInput(
-          "the key has no ratelimit named '" + requested.name + "'",
-          {{"body.ratelimits", "names '" + requested.name + "', which neither the key nor its identity has",
-            "give limit and duration to apply it ad hoc"}}));
+      // The detail names the field, as every 400 does (location + message).
+      const std::string message = "names '" + requested.name + "', which neither the key, its identity nor its tier has";
+      return Fail(Error::InvalidInput("body.ratelimits " + message,
+                                      {{"body.ratelimits", message, "give limit and duration to apply it ad hoc"}}));
     }
     RateLimitConfig ad_hoc;
     ad_hoc.name = requested.name;
@@ -116,11 +120,18 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
   }
   if (limits_tier) {
     for (const RateLimitConfig& config : limits_tier->ratelimits) {
-      plan.Add("t:" + subject + ":" + limits_tier->name + ":" + config.name, config, nullptr);
+      // A request may name a tier limit to set its cost, never to change the plan's limit.
+      std::optional<RequestedLimit> cost_only;
+      if (const RequestedLimit* requested = FindRequested(request.ratelimits, config.name)) {
+        cost_only = RequestedLimit{requested->name, requested->cost, std::nullopt, std::nullopt};
+      }
+      plan.Add("t:" + subject + ":" + limits_tier->name + ":" + config.name, config,
+               cost_only ? &*cost_only : nullptr);
     }
   }
 
   // Runs under the key's credit lock once the key itself admits: quota, then all limits at once.
+  bool limiter_decided = false;
   const std::function<VerifyCode()> admit = [&]() -> VerifyCode {
     if (quota_blocks) return VerifyCode::kUsageExceeded;
     if (plan.checks.empty()) return VerifyCode::kValid;
@@ -128,6 +139,7 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
     bool allowed = true;
     limiter_.CheckAndCharge(plan.checks, now, [&](Result<std::vector<LimitDecision>> decisions) {
       answered = true;
+      limiter_decided = true;
       if (!decisions) {
         allowed = false;  // fail closed on a limiter error; issue 7 makes this a per-tier policy
         return;
@@ -150,6 +162,21 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
   params.cost = request.credit_cost;
   params.admit = &admit;
   result.outcome = keys_.Verify(std::move(entry), params);
+
+  // Denied before the limiter was asked (disabled, expired, permissions, credits, quota): the
+  // limits are still listed, so report them as they stand, charging nothing (cost 0 asks
+  // without charging). Each has room for `remaining` requests; none of them denied.
+  if (!limiter_decided && !plan.checks.empty()) {
+    std::vector<LimitCheck> peeks = plan.checks;
+    for (LimitCheck& check : peeks) check.cost = 0;
+    limiter_.CheckAndCharge(peeks, now, [&](Result<std::vector<LimitDecision>> decisions) {
+      if (!decisions) return;
+      for (std::size_t i = 0; i < decisions->size() && i < plan.applied.size(); ++i) {
+        plan.applied[i].remaining = (*decisions)[i].remaining;
+        plan.applied[i].reset_at = now;
+      }
+    });
+  }
 
   if (result.outcome.valid() && result.quota) {
     const std::int64_t used = quota_.Add(subject, period, 1);

@@ -125,10 +125,40 @@ CREATE TABLE quota_usage (
 );
 )sql";
 
+// v4: identifier rate limiting (ratelimit.*). Namespaces are created on first use and never
+// deleted, so a name is unique over all rows. Overrides are soft-deleted like keys: a pair
+// (namespace, identifier) has at most one live override, and deleting it frees the pair. The limit
+// column is not called "limit" (an SQL keyword); 0 is a valid limit that denies every request.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE ratelimit_namespaces (
+  id         TEXT PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE ratelimit_overrides (
+  id           TEXT PRIMARY KEY,
+  namespace_id TEXT NOT NULL REFERENCES ratelimit_namespaces (id),
+  identifier   TEXT NOT NULL CHECK (length(identifier) BETWEEN 1 AND 255),
+  limit_value  INTEGER NOT NULL CHECK (limit_value >= 0),
+  duration_ms  INTEGER NOT NULL CHECK (duration_ms >= 1),
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  deleted_at   INTEGER
+);
+-- The conflict target of the override upsert, and getOverride/deleteOverride's look-up.
+CREATE UNIQUE INDEX ratelimit_overrides_live ON ratelimit_overrides (namespace_id, identifier)
+  WHERE deleted_at IS NULL;
+-- Serves listOverrides: equality on namespace_id, range and order on id.
+CREATE INDEX ratelimit_overrides_by_namespace ON ratelimit_overrides (namespace_id, id)
+  WHERE deleted_at IS NULL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
     Migration{3, kSchemaV3},
+    Migration{4, kSchemaV4},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

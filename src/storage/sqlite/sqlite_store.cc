@@ -232,6 +232,40 @@ constexpr std::string_view kSelectRootKeys =
     "SELECT id, hash, start, name, permissions, created_at FROM root_keys "
     "ORDER BY created_at, id";
 
+// ---- Rate limit namespaces and overrides ----
+
+constexpr std::string_view kInsertRatelimitNamespace =
+    "INSERT INTO ratelimit_namespaces (id, name, created_at) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name) DO NOTHING";
+constexpr std::string_view kSelectRatelimitNamespaceByName =
+    "SELECT id, name, created_at FROM ratelimit_namespaces WHERE name = ?1";
+constexpr std::string_view kSelectAllRatelimitNamespaces =
+    "SELECT id, name, created_at FROM ratelimit_namespaces ORDER BY name";
+
+// Columns in the order ReadOverrides reads them.
+#define TOLLGATE_OVERRIDE_SELECT                                                             \
+  "SELECT id, namespace_id, identifier, limit_value, duration_ms, created_at, updated_at "  \
+  "FROM ratelimit_overrides WHERE deleted_at IS NULL "
+constexpr std::string_view kSelectLiveOverride =
+    TOLLGATE_OVERRIDE_SELECT "AND namespace_id = ?1 AND identifier = ?2";
+// As for keys, "" as the first page's cursor keeps the plain range the index serves.
+constexpr std::string_view kSelectOverridePage =
+    TOLLGATE_OVERRIDE_SELECT "AND namespace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+constexpr std::string_view kSelectAllOverrides = TOLLGATE_OVERRIDE_SELECT "ORDER BY namespace_id, id";
+#undef TOLLGATE_OVERRIDE_SELECT
+// The conflict target names the partial unique index over live overrides; a replaced override
+// keeps its id and created_at.
+constexpr std::string_view kUpsertOverride =
+    "INSERT INTO ratelimit_overrides "
+    "(id, namespace_id, identifier, limit_value, duration_ms, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+    "ON CONFLICT (namespace_id, identifier) WHERE deleted_at IS NULL DO UPDATE SET "
+    "limit_value = excluded.limit_value, duration_ms = excluded.duration_ms, "
+    "updated_at = excluded.updated_at";
+constexpr std::string_view kSoftDeleteOverride =
+    "UPDATE ratelimit_overrides SET deleted_at = ?3, updated_at = ?3 "
+    "WHERE namespace_id = ?1 AND identifier = ?2 AND deleted_at IS NULL";
+
 constexpr std::string_view kPing = "SELECT 1";
 
 // ---- Errors ----
@@ -503,6 +537,36 @@ Result<std::vector<Tier>> ReadTiers(SqliteStatement& statement) {
     tier.created_at = statement.ColumnInt64(kTierCreatedAt);
     tier.updated_at = statement.ColumnInt64(kTierUpdatedAt);
     tiers.push_back(std::move(tier));
+  }
+}
+
+// ---- Rate limit rows ----
+
+Result<std::vector<RatelimitNamespace>> ReadNamespaces(SqliteStatement& statement) {
+  std::vector<RatelimitNamespace> namespaces;
+  for (;;) {
+    auto row = statement.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return namespaces;
+    namespaces.push_back(RatelimitNamespace{.id = statement.ColumnText(0),
+                                            .name = statement.ColumnText(1),
+                                            .created_at = statement.ColumnInt64(2)});
+  }
+}
+
+Result<std::vector<RatelimitOverride>> ReadOverrides(SqliteStatement& statement) {
+  std::vector<RatelimitOverride> overrides;
+  for (;;) {
+    auto row = statement.Step();
+    if (!row) return Fail(std::move(row.error()));
+    if (!*row) return overrides;
+    overrides.push_back(RatelimitOverride{.id = statement.ColumnText(0),
+                                          .namespace_id = statement.ColumnText(1),
+                                          .identifier = statement.ColumnText(2),
+                                          .limit = statement.ColumnInt64(3),
+                                          .duration_ms = statement.ColumnInt64(4),
+                                          .created_at = statement.ColumnInt64(5),
+                                          .updated_at = statement.ColumnInt64(6)});
   }
 }
 
@@ -911,6 +975,104 @@ Result<std::vector<Tier>> SqliteStore::ListTiers() {
   auto tiers = ReadTiers(*statement);
   if (!tiers) return Fail(During("listing tiers", std::move(tiers.error())));
   return tiers;
+}
+
+// ---- Rate limit namespaces and overrides ----
+
+Result<RatelimitNamespace> SqliteStore::UpsertRatelimitNamespace(const RatelimitNamespace& candidate) {
+  std::lock_guard lock(mutex_);
+  const std::string what = "creating ratelimit namespace " + candidate.name;
+  // DO NOTHING when the name exists, then read back whichever row holds it: ours or an older one.
+  auto insert = connection_.Prepare(kInsertRatelimitNamespace);
+  if (!insert) return Fail(std::move(insert.error()));
+  insert->Bind(1, candidate.id).Bind(2, candidate.name).Bind(3, candidate.created_at);
+  if (auto inserted = insert->Run(); !inserted) return Fail(During(what, std::move(inserted.error())));
+  auto select = connection_.Prepare(kSelectRatelimitNamespaceByName);
+  if (!select) return Fail(std::move(select.error()));
+  select->Bind(1, candidate.name);
+  auto namespaces = ReadNamespaces(*select);
+  if (!namespaces) return Fail(During(what, std::move(namespaces.error())));
+  if (namespaces->empty()) return Fail(Error::Internal("ratelimit namespace " + candidate.name + " vanished after insert"));
+  return std::move(namespaces->front());
+}
+
+Result<std::vector<RatelimitNamespace>> SqliteStore::LoadAllRatelimitNamespaces() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectAllRatelimitNamespaces);
+  if (!statement) return Fail(std::move(statement.error()));
+  auto namespaces = ReadNamespaces(*statement);
+  if (!namespaces) return Fail(During("loading ratelimit namespaces", std::move(namespaces.error())));
+  return namespaces;
+}
+
+Result<RatelimitOverride> SqliteStore::UpsertRatelimitOverride(const RatelimitOverride& row) {
+  std::lock_guard lock(mutex_);
+  const std::string what = "setting the ratelimit override of " + row.identifier;
+  // One transaction, so the row read back is the one this upsert wrote.
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During(what, std::move(transaction.error())));
+  auto upsert = connection_.Prepare(kUpsertOverride);
+  if (!upsert) return Fail(std::move(upsert.error()));
+  upsert->Bind(1, row.id)
+      .Bind(2, row.namespace_id)
+      .Bind(3, row.identifier)
+      .Bind(4, row.limit)
+      .Bind(5, row.duration_ms)
+      .Bind(6, row.created_at)
+      .Bind(7, row.updated_at);
+  if (auto ran = upsert->Run(); !ran) return Fail(During(what, std::move(ran.error())));
+  auto select = connection_.Prepare(kSelectLiveOverride);
+  if (!select) return Fail(std::move(select.error()));
+  select->Bind(1, row.namespace_id).Bind(2, row.identifier);
+  auto overrides = ReadOverrides(*select);
+  if (!overrides) return Fail(During(what, std::move(overrides.error())));
+  if (overrides->empty()) return Fail(Error::Internal("ratelimit override " + row.identifier + " vanished after upsert"));
+  if (auto committed = transaction->Commit(); !committed) return Fail(During(what, std::move(committed.error())));
+  return std::move(overrides->front());
+}
+
+Status SqliteStore::DeleteRatelimitOverride(const std::string& namespace_id, const std::string& identifier,
+                                            UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSoftDeleteOverride);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, namespace_id).Bind(2, identifier).Bind(3, now);
+  return RunOnOne(connection_, *statement, "deleting the ratelimit override of " + identifier,
+                  "no ratelimit override for " + identifier + " in namespace " + namespace_id);
+}
+
+Result<RatelimitOverridePage> SqliteStore::ListRatelimitOverrides(const std::string& namespace_id,
+                                                                  const std::optional<std::string>& cursor,
+                                                                  std::size_t limit) {
+  if (limit == 0) return Fail(Error::InvalidInput("limit must be at least 1"));
+  // One row more than asked says whether another page follows, without a COUNT.
+  const std::size_t page_size = std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max() - 1);
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectOverridePage);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, namespace_id)
+      .Bind(2, cursor.value_or(""))
+      .Bind(3, static_cast<std::int64_t>(page_size) + 1);
+  auto overrides = ReadOverrides(*statement);
+  if (!overrides) {
+    return Fail(During("listing the ratelimit overrides of " + namespace_id, std::move(overrides.error())));
+  }
+  RatelimitOverridePage page;
+  page.overrides = std::move(*overrides);
+  if (page.overrides.size() > page_size) {
+    page.overrides.pop_back();
+    page.next_cursor = page.overrides.back().id;
+  }
+  return page;
+}
+
+Result<std::vector<RatelimitOverride>> SqliteStore::LoadAllRatelimitOverrides() {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kSelectAllOverrides);
+  if (!statement) return Fail(std::move(statement.error()));
+  auto overrides = ReadOverrides(*statement);
+  if (!overrides) return Fail(During("loading ratelimit overrides", std::move(overrides.error())));
+  return overrides;
 }
 
 // ---- Root keys ----

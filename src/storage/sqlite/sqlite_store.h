@@ -70,6 +70,17 @@ class SqliteStore final : public Store {
   Result<std::optional<Tier>> GetTier(const std::string& name) override;
   Result<std::vector<Tier>> ListTiers() override;
 
+  // RatelimitStore
+  Result<RatelimitNamespace> UpsertRatelimitNamespace(const RatelimitNamespace& candidate) override;
+  Result<std::vector<RatelimitNamespace>> LoadAllRatelimitNamespaces() override;
+  Result<RatelimitOverride> UpsertRatelimitOverride(const RatelimitOverride& row) override;
+  Status DeleteRatelimitOverride(const std::string& namespace_id, const std::string& identifier,
+                                 UnixMillis now) override;
+  Result<RatelimitOverridePage> ListRatelimitOverrides(const std::string& namespace_id,
+                                                       const std::optional<std::string>& cursor,
+                                                       std::size_t limit) override;
+  Result<std::vector<RatelimitOverride>> LoadAllRatelimitOverrides() override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id) override;

@@ -201,6 +201,25 @@ TEST_F(RouterTest, JsonThatIsNotAnObjectIs400) {
   EXPECT_EQ(handler_calls_, 0);
 }
 
+TEST_F(RouterTest, ArrayRouteTakesAnArrayAndRefusesAnythingElse) {
+  router_.AddRpc(
+      "/v2/things.many",
+      [this](const RpcContext& context) -> Result<HttpResponse> {
+        ++handler_calls_;
+        return OkResponse(context.request.request_id, {{"count", context.body.size()}});
+      },
+      RpcBody::kArray);
+  const HttpResponse ok = router_.Handle(Rpc("/v2/things.many", R"([{"a":1},{"b":2}])"));
+  EXPECT_EQ(ok.status, 200u) << ok.body;
+  EXPECT_EQ(Json(ok)["data"]["count"], 2);
+  for (const std::string text : {"{}", R"({"limits":[]})", "42", "null"}) {
+    const HttpResponse response = router_.Handle(Rpc("/v2/things.many", text));
+    EXPECT_EQ(response.status, 400u) << text;
+    EXPECT_EQ(Json(response)["error"]["errors"][0]["message"], "must be a JSON array") << text;
+  }
+  EXPECT_EQ(handler_calls_, 1);
+}
+
 TEST_F(RouterTest, BodyNestedDeeperThan32LevelsIs400AtBody) {
   const auto nested = [](int depth) {
     return R"({"a":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";

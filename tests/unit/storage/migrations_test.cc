@@ -232,6 +232,52 @@ TEST(MigrationsTest, VersionOneDatabaseUpgradesToLatestKeepingItsData) {
   EXPECT_EQ(connection.QueryInt64("SELECT applied_at FROM schema_version WHERE version = 1").value(), 10);
 }
 
+// A database as the quota release left it (migrations 1-3), upgraded to the rate limit tables of
+// migration 4 by opening it.
+TEST(MigrationsTest, VersionThreeDatabaseGainsRatelimitTablesKeepingItsData) {
+  TempDir dir;
+  const auto path = (dir.Path() / "tollgate.db").string();
+  {
+    SqliteConnection v3 = MustOpen(path);
+    ASSERT_TRUE(ApplyMigrations(v3, SchemaMigrations().first(3), 10).has_value());
+    ASSERT_EQ(ReadSchemaVersion(v3).value(), 3);
+    EXPECT_FALSE(HasTable(v3, "ratelimit_namespaces"));
+    for (const char* sql : {
+             "INSERT INTO apis (id, name, created_at) VALUES ('api_1', 'old api', 1)",
+             "INSERT INTO quota_usage (subject, period, used) VALUES ('i:id_1', 202611, 42)",
+         }) {
+      ASSERT_TRUE(v3.Exec(sql).has_value()) << sql;
+    }
+  }
+
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().detail;
+  EXPECT_EQ((*store)->SchemaVersion().value(), 4);
+  auto api = (*store)->GetApi("api_1");
+  ASSERT_TRUE(api.has_value() && api->has_value());
+  auto quota = (*store)->LoadQuotaUsage(202611);
+  ASSERT_TRUE(quota.has_value()) << quota.error().detail;
+  ASSERT_EQ(quota->size(), 1u);
+  EXPECT_EQ((*quota)[0].used, 42);
+
+  EXPECT_TRUE((*store)->LoadAllRatelimitNamespaces().value().empty());
+  auto ns = (*store)->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api", .created_at = 20});
+  ASSERT_TRUE(ns.has_value()) << ns.error().detail;
+  auto row = (*store)->UpsertRatelimitOverride(RatelimitOverride{.id = "rlor_1",
+                                                                 .namespace_id = "rlns_1",
+                                                                 .identifier = "vip_*",
+                                                                 .limit = 5,
+                                                                 .duration_ms = 1000,
+                                                                 .created_at = 20,
+                                                                 .updated_at = 20});
+  ASSERT_TRUE(row.has_value()) << row.error().detail;
+
+  SqliteConnection connection = MustOpen(path);
+  EXPECT_TRUE(HasTable(connection, "ratelimit_namespaces"));
+  EXPECT_TRUE(HasTable(connection, "ratelimit_overrides"));
+  EXPECT_EQ(connection.QueryInt64("SELECT applied_at FROM schema_version WHERE version = 3").value(), 10);
+}
+
 TEST(ConnectionSetupTest, FileDatabaseUsesWalAndForeignKeys) {
   TempDir dir;
   auto connection = OpenSqliteDatabase((dir.Path() / "tollgate.db").string());

@@ -836,6 +836,119 @@ TEST_P(StoreTest, RootKeysInsertListDelete) {
   EXPECT_EQ((*listed)[0].id, "rk_b");
 }
 
+// ---- Rate limit namespaces and overrides ----
+
+RatelimitOverride Override(const std::string& id, const std::string& namespace_id, const std::string& identifier,
+                           std::int64_t limit, UnixMillis at) {
+  return RatelimitOverride{.id = id,
+                           .namespace_id = namespace_id,
+                           .identifier = identifier,
+                           .limit = limit,
+                           .duration_ms = 60'000,
+                           .created_at = at,
+                           .updated_at = at};
+}
+
+TEST_P(StoreTest, RatelimitNamespaceUpsertIsIdempotentByName) {
+  auto created = store_->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api.requests", .created_at = 10});
+  ASSERT_OK(created);
+  EXPECT_EQ(created->id, "rlns_1");
+  auto again = store_->UpsertRatelimitNamespace({.id = "rlns_2", .name = "api.requests", .created_at = 20});
+  ASSERT_OK(again);
+  EXPECT_EQ(again->id, "rlns_1") << "the stored namespace wins over the candidate";
+  EXPECT_EQ(again->created_at, 10);
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_3", .name = "login", .created_at = 30}));
+
+  auto all = store_->LoadAllRatelimitNamespaces();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "api.requests");
+  EXPECT_EQ((*all)[1].id, "rlns_3");
+  EXPECT_EQ((*all)[1].created_at, 30);
+}
+
+TEST_P(StoreTest, RatelimitOverrideUpsertReplacesLimitKeepingIdAndCreatedAt) {
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api", .created_at = 1}));
+  auto first = store_->UpsertRatelimitOverride(Override("rlor_1", "rlns_1", "premium_*", 100, 10));
+  ASSERT_OK(first);
+  EXPECT_EQ(first->id, "rlor_1");
+  EXPECT_EQ(first->limit, 100);
+  EXPECT_EQ(first->duration_ms, 60'000);
+
+  RatelimitOverride replacement = Override("rlor_2", "rlns_1", "premium_*", 0, 20);
+  replacement.duration_ms = 5'000;
+  auto second = store_->UpsertRatelimitOverride(replacement);
+  ASSERT_OK(second);
+  EXPECT_EQ(second->id, "rlor_1");
+  EXPECT_EQ(second->namespace_id, "rlns_1");
+  EXPECT_EQ(second->identifier, "premium_*");
+  EXPECT_EQ(second->limit, 0);
+  EXPECT_EQ(second->duration_ms, 5'000);
+  EXPECT_EQ(second->created_at, 10);
+  EXPECT_EQ(second->updated_at, 20);
+
+  auto all = store_->LoadAllRatelimitOverrides();
+  ASSERT_OK(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].limit, 0);
+}
+
+TEST_P(StoreTest, RatelimitOverrideNeedsItsNamespace) {
+  EXPECT_ERROR(store_->UpsertRatelimitOverride(Override("rlor_1", "rlns_missing", "x", 1, 10)), kConflict);
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api", .created_at = 1}));
+  RatelimitOverride negative = Override("rlor_2", "rlns_1", "x", -1, 10);
+  EXPECT_ERROR(store_->UpsertRatelimitOverride(negative), kConflict);  // the schema's CHECK
+}
+
+TEST_P(StoreTest, DeletedRatelimitOverrideIsHiddenAndFreesItsIdentifier) {
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api", .created_at = 1}));
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_2", .name = "other", .created_at = 1}));
+  ASSERT_OK(store_->UpsertRatelimitOverride(Override("rlor_1", "rlns_1", "vip", 5, 10)));
+  ASSERT_OK(store_->UpsertRatelimitOverride(Override("rlor_2", "rlns_2", "vip", 6, 10)));
+
+  ASSERT_OK(store_->DeleteRatelimitOverride("rlns_1", "vip", 30));
+  EXPECT_ERROR(store_->DeleteRatelimitOverride("rlns_1", "vip", 31), kNotFound);
+  EXPECT_ERROR(store_->DeleteRatelimitOverride("rlns_1", "never", 31), kNotFound);
+  auto live = store_->LoadAllRatelimitOverrides();
+  ASSERT_OK(live);
+  ASSERT_EQ(live->size(), 1u);
+  EXPECT_EQ((*live)[0].id, "rlor_2") << "the other namespace's override of the same identifier stays";
+
+  auto recreated = store_->UpsertRatelimitOverride(Override("rlor_3", "rlns_1", "vip", 7, 40));
+  ASSERT_OK(recreated);
+  EXPECT_EQ(recreated->id, "rlor_3") << "a deleted override is not revived";
+  EXPECT_EQ(recreated->created_at, 40);
+}
+
+TEST_P(StoreTest, ListRatelimitOverridesPagesInIdOrderWithinOneNamespace) {
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_1", .name = "api", .created_at = 1}));
+  ASSERT_OK(store_->UpsertRatelimitNamespace({.id = "rlns_2", .name = "other", .created_at = 1}));
+  for (const char* id : {"rlor_e", "rlor_a", "rlor_d", "rlor_b", "rlor_c"}) {
+    ASSERT_OK(store_->UpsertRatelimitOverride(Override(id, "rlns_1", std::string("user_") + id, 1, 10)));
+  }
+  ASSERT_OK(store_->UpsertRatelimitOverride(Override("rlor_0", "rlns_2", "user_x", 1, 10)));
+  ASSERT_OK(store_->DeleteRatelimitOverride("rlns_1", "user_rlor_d", 20));
+
+  std::vector<std::string> ids;
+  std::optional<std::string> cursor;
+  int pages = 0;
+  do {
+    auto page = store_->ListRatelimitOverrides("rlns_1", cursor, 2);
+    ASSERT_OK(page);
+    for (const RatelimitOverride& row : page->overrides) ids.push_back(row.id);
+    cursor = page->next_cursor;
+    ++pages;
+  } while (cursor && pages < 10);
+  EXPECT_EQ(pages, 2);
+  EXPECT_EQ(ids, (std::vector<std::string>{"rlor_a", "rlor_b", "rlor_c", "rlor_e"}));
+
+  auto empty = store_->ListRatelimitOverrides("rlns_missing", std::nullopt, 10);
+  ASSERT_OK(empty);
+  EXPECT_TRUE(empty->overrides.empty());
+  EXPECT_FALSE(empty->next_cursor.has_value());
+  EXPECT_ERROR(store_->ListRatelimitOverrides("rlns_1", std::nullopt, 0), kInvalidInput);
+}
+
 // ---- Health and concurrency ----
 
 TEST_P(StoreTest, PingsAndReportsSchemaVersion) {
