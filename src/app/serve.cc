@@ -78,6 +78,7 @@ int RunServe(const ServeConfig& config) {
   Verifier verifier(**keys, **tiers, limiter, quota, clock);
   PeriodicTask maintenance(std::chrono::seconds(1), [&] {
     if (auto flushed = quota.Flush(); !flushed) spdlog::warn("quota counters not saved yet: {}", flushed.error().detail);
+    if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::warn("credit balances not saved yet: {}", flushed.error().detail);
     limiter.Sweep(clock.NowMillis(), 4096);
   });
   // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "rl:…"; its
@@ -109,8 +110,9 @@ int RunServe(const ServeConfig& config) {
   (*server)->Wait();
   maintenance.Stop();
   if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);
-  // Keys and credits were written through synchronously, quota counters just now; closing the
-  // store checkpoints the WAL.
+  if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::error("credit balances lost at shutdown: {}", flushed.error().detail);
+  // Key changes were written through synchronously, credit balances and quota counters just
+  // now; closing the store checkpoints the WAL.
   server->reset();
   store->reset();
   spdlog::info("stopped");

@@ -36,6 +36,7 @@ namespace tollgate {
 struct CreditState {
   std::mutex mu;
   std::optional<Credits> credits;
+  bool dirty = false;  // changed by a verify since the store last saw it (KeyService::FlushCredits)
 };
 
 using IdentityPtr = std::shared_ptr<const Identity>;

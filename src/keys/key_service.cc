@@ -321,6 +321,7 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.UpdateKey(key); !status) return status;
   entry->credits->credits = key.credits;
+  entry->credits->dirty = false;  // UpdateKey wrote the live balance
   const Key copy = key;
   if (auto cached = Cache(std::move(key), entry->credits); !cached) return Fail(cached.error());
   Publish("key.updated", copy);
@@ -417,6 +418,7 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
   }
   if (auto status = store_.UpdateCredits(key_id, credits); !status) return Fail(status.error());
   entry->credits->credits = credits;
+  entry->credits->dirty = false;  // the store has the live balance now
   return credits;
 }
 
@@ -492,6 +494,30 @@ Status KeyService::DeleteIdentity(const std::string& identity) {
   return {};
 }
 
+Status KeyService::FlushCredits() {
+  std::vector<std::pair<std::string, std::shared_ptr<CreditState>>> batch;
+  {
+    std::lock_guard lock(dirty_mu_);
+    batch.swap(dirty_credits_);
+  }
+  Status result;
+  for (auto& [key_id, state] : batch) {
+    // The write happens under the balance's lock so it can never land after, and undo, a newer
+    // write (a verify's or an updateCredits'); verifies of this one key wait for it, once a second.
+    std::lock_guard lock(state->mu);
+    if (!state->dirty) continue;
+    auto status = store_.UpdateCredits(key_id, state->credits);
+    if (!status && status.error().code != ErrorCode::kNotFound) {
+      result = status;  // stays dirty and queued: the next flush retries
+      std::lock_guard dirty_lock(dirty_mu_);
+      dirty_credits_.emplace_back(key_id, state);
+      continue;
+    }
+    state->dirty = false;  // written, or the key is gone
+  }
+  return result;
+}
+
 CachedKeyPtr KeyService::FindForVerify(std::string_view secret) const {
   if (secret.empty() || secret.size() > 1024) return nullptr;
   return cache_.FindByHash(Sha256Hex(secret));
@@ -542,8 +568,11 @@ VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params)
     state.credits->remaining -= params.cost;
     changed = true;
   }
-  // Written through while holding the balance's lock so the store never goes backwards.
-  if (changed) (void)store_.UpdateCredits(key.id, state.credits);
+  if (changed && !state.dirty) {
+    state.dirty = true;
+    std::lock_guard dirty_lock(dirty_mu_);
+    dirty_credits_.emplace_back(key.id, entry->credits);
+  }
   outcome.credits_remaining = state.credits->remaining;
   return outcome;
 }

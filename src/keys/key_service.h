@@ -155,6 +155,11 @@ class KeyService {
   CachedKeyPtr FindForVerify(std::string_view secret) const;
   VerifyOutcome Verify(CachedKeyPtr key, const VerifyParams& params);
 
+  // Writes the balances that verifies changed since the last call. Verifies never wait on the
+  // store: they mark the balance dirty and the owner calls this periodically (every second)
+  // and at shutdown, so a crash loses at most one interval of credit spending.
+  Status FlushCredits();
+
   const KeyCache& cache() const { return cache_; }
 
  private:
@@ -180,6 +185,8 @@ class KeyService {
   Clock& clock_;
   const TierNames* tiers_;  // may be null: then no tier name is accepted
   KeyCache cache_;
+  std::mutex dirty_mu_;  // guards dirty_credits_
+  std::vector<std::pair<std::string, std::shared_ptr<CreditState>>> dirty_credits_;
   std::mutex write_mu_;  // serialises writes of keys and identities (see the top of this file)
 };
 

@@ -157,8 +157,8 @@ Result<RatelimitService::SnapshotPtr> RatelimitService::FindAuthorized(std::stri
   return Fail(Error::NotFound("ratelimit namespace '" + std::string(ns) + "' not found"));
 }
 
-Result<RatelimitService::SnapshotPtr> RatelimitService::FindOrCreate(std::string_view ns,
-                                                                     const NamespaceAuthorizer& authorize) {
+Result<RatelimitService::SnapshotPtr> RatelimitService::FindForUse(std::string_view ns,
+                                                                   const NamespaceAuthorizer& authorize) const {
   if (SnapshotPtr found = Find(ns)) {
     if (auto allowed = authorize(found->ns()); !allowed) return Fail(std::move(allowed.error()));
     return found;
@@ -168,15 +168,25 @@ Result<RatelimitService::SnapshotPtr> RatelimitService::FindOrCreate(std::string
     return Fail(Error::InvalidInput("namespace '" + std::string(ns) + "' is not 1 to 255 characters of [A-Za-z0-9_.:-]"));
   }
   if (auto allowed = authorize(Unborn(ns)); !allowed) return Fail(std::move(allowed.error()));
+  return SnapshotPtr();
+}
 
+Result<RatelimitService::SnapshotPtr> RatelimitService::Create(std::string_view name) {
   std::lock_guard write(write_mu_);
-  if (SnapshotPtr raced = Find(ns)) return raced;  // created by another request since the look-up above
+  if (SnapshotPtr raced = Find(name)) return raced;  // created by another request since FindForUse
   auto stored = store_.UpsertRatelimitNamespace(RatelimitNamespace{
-      .id = NewId(kRatelimitNamespaceIdPrefix), .name = std::string(ns), .created_at = clock_.NowMillis()});
+      .id = NewId(kRatelimitNamespaceIdPrefix), .name = std::string(name), .created_at = clock_.NowMillis()});
   if (!stored) return Fail(std::move(stored.error()));
   auto snapshot = std::make_shared<const NamespaceSnapshot>(std::move(*stored), std::vector<RatelimitOverride>{});
   Publish(snapshot);
   return snapshot;
+}
+
+Result<RatelimitService::SnapshotPtr> RatelimitService::FindOrCreate(std::string_view ns,
+                                                                     const NamespaceAuthorizer& authorize) {
+  auto found = FindForUse(ns, authorize);
+  if (!found || *found) return found;
+  return Create(ns);
 }
 
 void RatelimitService::Publish(SnapshotPtr snapshot) {
@@ -216,12 +226,19 @@ Result<std::vector<LimitResult>> RatelimitService::Limit(std::span<const LimitRe
   if (auto valid = FieldErrorsToStatus(std::move(errors)); !valid) return Fail(std::move(valid.error()));
   errors.clear();  // moved from
 
+  // Every namespace is authorised before any is created: a refused call creates nothing.
   std::vector<SnapshotPtr> namespaces;
   namespaces.reserve(requests.size());
   for (const LimitRequest& request : requests) {
-    auto snapshot = FindOrCreate(request.ns, authorize);
+    auto snapshot = FindForUse(request.ns, authorize);
     if (!snapshot) return Fail(std::move(snapshot.error()));
     namespaces.push_back(std::move(*snapshot));
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (namespaces[i]) continue;
+    auto created = Create(requests[i].ns);
+    if (!created) return Fail(std::move(created.error()));
+    namespaces[i] = std::move(*created);
   }
 
   const UnixMillis now = clock_.NowMillis();

@@ -126,7 +126,12 @@ class RatelimitService {
   SnapshotPtr Find(std::string_view ns) const;
   // Find, then `authorize`; NotFound (after asking `authorize` about the name) when missing.
   Result<SnapshotPtr> FindAuthorized(std::string_view ns, const NamespaceAuthorizer& authorize) const;
-  // Find, then `authorize`; a missing namespace is authorised by name and then created.
+  // Find, then `authorize`. A missing namespace is authorised by name and answered with nullptr:
+  // the caller may Create it. An unknown id is NotFound, an invalid name InvalidInput.
+  Result<SnapshotPtr> FindForUse(std::string_view ns, const NamespaceAuthorizer& authorize) const;
+  // The namespace called `name`, created unless another request created it since FindForUse.
+  Result<SnapshotPtr> Create(std::string_view name);
+  // FindForUse, then Create when missing.
   Result<SnapshotPtr> FindOrCreate(std::string_view ns, const NamespaceAuthorizer& authorize);
   // Replaces (or adds) a namespace's snapshot. Caller holds write_mu_.
   void Publish(SnapshotPtr snapshot);

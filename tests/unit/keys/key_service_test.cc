@@ -51,7 +51,11 @@ class KeyServiceTest : public ::testing::Test {
   }
 
   // What a process restart does: a fresh service (and cache) over the same store.
+  // What a clean shutdown and start do: flush the balances verifies changed, start anew.
   void Restart() {
+    if (service_) {
+      ASSERT_TRUE(service_->FlushCredits().has_value());
+    }
     service_.reset();
     auto service = KeyService::Create(*store_, events_, clock_);
     ASSERT_TRUE(service.has_value()) << service.error().detail;
@@ -94,8 +98,9 @@ class KeyServiceTest : public ::testing::Test {
     return view->key.credits->remaining;
   }
 
-  // The balance the store holds, read around the cache.
+  // The balance the store holds after the periodic write-back, read around the cache.
   std::optional<Credits> StoredCredits(const std::string& key_id) {
+    EXPECT_TRUE(service_->FlushCredits().has_value());
     auto key = store_->GetKey(key_id);
     EXPECT_TRUE(key.has_value() && key->has_value());
     if (!key.has_value() || !key->has_value()) return std::nullopt;
@@ -443,6 +448,19 @@ TEST_F(KeyServiceTest, UpdateKeyLeavesFieldsItWasNotGiven) {
   EXPECT_EQ(view->key.meta_json, R"({"plan":"pro"})");
   EXPECT_EQ(view->key.permissions, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(view->key.expires, kStart + kHour);
+}
+
+TEST_F(KeyServiceTest, VerifiesLeaveTheStoreAloneUntilTheWriteBack) {
+  const CreatedKey created = WithCredits(10);
+  Verify(created.secret, 3);
+  Verify(created.secret, 2);
+  auto before = store_->GetKey(created.key_id);
+  ASSERT_TRUE(before.has_value() && before->has_value());
+  EXPECT_EQ((**before).credits->remaining, 10) << "a verify wrote to the store";
+  EXPECT_EQ(LiveRemaining(created.key_id), 5);
+  ASSERT_TRUE(service_->FlushCredits().has_value());
+  auto after = store_->GetKey(created.key_id);
+  EXPECT_EQ((**after).credits->remaining, 5);
 }
 
 TEST_F(KeyServiceTest, UpdateKeyThatDoesNotTouchCreditsKeepsTheLiveBalance) {

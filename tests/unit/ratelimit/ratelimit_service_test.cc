@@ -391,6 +391,19 @@ TEST_F(RatelimitServiceTest, TheAuthorizerIsAskedBeforeAnythingIsCreatedOrCharge
   EXPECT_EQ(service_->ListOverrides("secret", std::nullopt, 10, deny).error().code, ErrorCode::kForbidden);
 }
 
+TEST_F(RatelimitServiceTest, ACallRefusedForOneNamespaceCreatesNoneOfTheOthers) {
+  const NamespaceAuthorizer only_public = [](const RatelimitNamespace& ns) -> Status {
+    if (ns.name == "public") return {};
+    return Fail(Error{ErrorCode::kForbidden, "not " + ns.name, {}});
+  };
+  const std::vector<LimitRequest> requests = {Request("public", "u", 5, 1000), Request("private", "u", 5, 1000)};
+  auto refused = service_->Limit(requests, only_public);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kForbidden);
+  EXPECT_TRUE(store_->LoadAllRatelimitNamespaces().value().empty());
+  EXPECT_EQ(Limit(Request("public", "u", 5, 1000)).remaining, 4) << "nothing was charged either";
+}
+
 // ---- Persistence and concurrency ----
 
 TEST(RatelimitServiceRestartTest, NamespacesAndOverridesSurviveARestart) {
