@@ -2,18 +2,32 @@
 
 namespace tollgate {
 
-KeyCache::Shard& KeyCache::ShardFor(std::string_view hash) const {
-  // The hash is already a uniformly distributed hex digest: its first two hex digits pick the shard.
-  auto nibble = [](char c) -> std::size_t { return c <= '9' ? static_cast<std::size_t>(c - '0') : static_cast<std::size_t>(c - 'a' + 10); };
-  const std::size_t index = hash.size() >= 2 ? ((nibble(hash[0]) << 4) | nibble(hash[1])) % kShards : 0;
-  return shards_[index];
+namespace {
+
+// The binary form of a lower-case hex digest as the store keeps it (64 hex digits).
+Sha256Digest DigestOfHex(std::string_view hex) {
+  auto nibble = [](char c) -> std::uint8_t {
+    return static_cast<std::uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  };
+  Sha256Digest digest{};
+  for (std::size_t i = 0; i < digest.size() && 2 * i + 1 < hex.size(); ++i) {
+    digest[i] = static_cast<std::uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return digest;
+}
+
+}  // namespace
+
+CachedKeyPtr KeyCache::FindByDigest(const Sha256Digest& digest) const {
+  Shard& shard = ShardFor(digest);
+  std::shared_lock lock(shard.mu);
+  const auto it = shard.by_digest.find(digest);
+  return it == shard.by_digest.end() ? nullptr : it->second;
 }
 
 CachedKeyPtr KeyCache::FindByHash(std::string_view hash) const {
-  Shard& shard = ShardFor(hash);
-  std::shared_lock lock(shard.mu);
-  const auto it = shard.by_hash.find(hash);
-  return it == shard.by_hash.end() ? nullptr : it->second;
+  if (hash.size() != 64) return nullptr;
+  return FindByDigest(DigestOfHex(hash));
 }
 
 CachedKeyPtr KeyCache::FindById(const std::string& key_id) const {
@@ -35,9 +49,10 @@ void KeyCache::Put(CachedKeyPtr entry) {
   if (!inserted) {
     KeyIndex& index = it->second;
     if (index.hash != hash) {
-      Shard& old_shard = ShardFor(index.hash);
+      const Sha256Digest old_digest = DigestOfHex(index.hash);
+      Shard& old_shard = ShardFor(old_digest);
       std::unique_lock lock(old_shard.mu);
-      old_shard.by_hash.erase(index.hash);
+      old_shard.by_digest.erase(old_digest);
       index.hash = hash;
     }
     if (index.external_id != external_id) {
@@ -52,19 +67,21 @@ void KeyCache::Put(CachedKeyPtr entry) {
     }
   }
   if (!external_id.empty()) ids_by_external_id_[external_id].insert(entry->key.id);
-  Shard& shard = ShardFor(hash);
+  const Sha256Digest digest = DigestOfHex(hash);
+  Shard& shard = ShardFor(digest);
   std::unique_lock lock(shard.mu);
-  shard.by_hash[hash] = std::move(entry);
+  shard.by_digest[digest] = std::move(entry);
 }
 
 void KeyCache::Remove(const std::string& key_id) {
   std::unique_lock ids_lock(ids_mu_);
   const auto it = index_by_id_.find(key_id);
   if (it == index_by_id_.end()) return;
-  Shard& shard = ShardFor(it->second.hash);
+  const Sha256Digest digest = DigestOfHex(it->second.hash);
+  Shard& shard = ShardFor(digest);
   {
     std::unique_lock lock(shard.mu);
-    shard.by_hash.erase(it->second.hash);
+    shard.by_digest.erase(digest);
   }
   if (!it->second.external_id.empty()) {
     const auto keys = ids_by_external_id_.find(it->second.external_id);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/crypto.h"
 #include "keys/model.h"
 
 namespace tollgate {
@@ -50,7 +52,10 @@ using CachedKeyPtr = std::shared_ptr<const CachedKey>;
 
 class KeyCache {
  public:
+  // By the lower-case hex SHA-256 of the secret (as stored).
   CachedKeyPtr FindByHash(std::string_view hash) const;
+  // By the binary SHA-256 of the secret: the verify path's lookup, with no hex string to build.
+  CachedKeyPtr FindByDigest(const Sha256Digest& digest) const;
   CachedKeyPtr FindById(const std::string& key_id) const;
   // Inserts or replaces the entry for entry->key.id (also if its hash changed).
   void Put(CachedKeyPtr entry);
@@ -68,17 +73,21 @@ class KeyCache {
 
  private:
   static constexpr std::size_t kShards = 64;
-  // Lets a verify look up by string_view without building a std::string (a heap allocation for a
-  // 64-character digest).
-  struct TransparentHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // Entries are keyed by the 32-byte binary digest, stored inline in the map node: one 32-byte
+  // compare per probe and no separate string allocation to chase. The digest is uniformly
+  // distributed, so its first bytes serve as the hash and its last byte picks the shard.
+  struct DigestHash {
+    std::size_t operator()(const Sha256Digest& d) const {
+      std::size_t h;
+      std::memcpy(&h, d.data(), sizeof(h));
+      return h;
+    }
   };
   struct Shard {
     mutable std::shared_mutex mu;
-    std::unordered_map<std::string, CachedKeyPtr, TransparentHash, std::equal_to<>> by_hash;
+    std::unordered_map<Sha256Digest, CachedKeyPtr, DigestHash> by_digest;
   };
-  Shard& ShardFor(std::string_view hash) const;
+  Shard& ShardFor(const Sha256Digest& digest) const { return shards_[digest[31] % kShards]; }
 
   mutable std::array<Shard, kShards> shards_;
   struct KeyIndex {

@@ -520,7 +520,7 @@ Status KeyService::FlushCredits() {
 
 CachedKeyPtr KeyService::FindForVerify(std::string_view secret) const {
   if (secret.empty() || secret.size() > 1024) return nullptr;
-  return cache_.FindByHash(Sha256Hex(secret));
+  return cache_.FindByDigest(Sha256(secret));
 }
 
 bool KeyService::ApplyRefill(Credits& credits, UnixMillis now) const {

@@ -1,6 +1,7 @@
 #include "verify/verifier.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace tollgate {
 namespace {
@@ -132,7 +133,7 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
 
   // Runs under the key's credit lock once the key itself admits: quota, then all limits at once.
   bool limiter_decided = false;
-  const std::function<VerifyCode()> admit = [&]() -> VerifyCode {
+  auto admit_step = [&]() -> VerifyCode {
     if (quota_blocks) return VerifyCode::kUsageExceeded;
     if (plan.checks.empty()) return VerifyCode::kValid;
     bool answered = false;
@@ -160,6 +161,8 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
   VerifyParams params;
   params.permissions = request.permissions;
   params.cost = request.credit_cost;
+  // Through a reference_wrapper the std::function stores a pointer, not the closure: no allocation.
+  const std::function<VerifyCode()> admit = std::ref(admit_step);
   params.admit = &admit;
   result.outcome = keys_.Verify(std::move(entry), params);
 
