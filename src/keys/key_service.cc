@@ -373,7 +373,12 @@ Result<CreatedKey> KeyService::RerollKey(const std::string& key_id, std::int64_t
   expire.key_id = key_id;
   const UnixMillis until = clock_.NowMillis() + expiration_ms;
   expire.expires = std::optional<UnixMillis>(old.expires ? std::min(*old.expires, until) : until);
-  if (auto status = UpdateKey(std::move(expire)); !status) return Fail(status.error());
+  if (auto status = UpdateKey(std::move(expire)); !status) {
+    // The old key could not be given its end (deleted meanwhile, or the store failed): take the
+    // new key back, so the caller is not left with a live key whose secret it never received.
+    (void)DeleteKey(created->key_id, /*permanent=*/true);
+    return Fail(status.error());
+  }
   return created;
 }
 

@@ -17,6 +17,9 @@ void ValidateRateLimitConfigs(const std::vector<RateLimitConfig>& limits, const 
       errors.push_back({item + ".duration", "must be at least 1000 (milliseconds)",
                         "durations are in milliseconds: 60000 is one minute"});
     }
+    if (const std::string problem = RateLimitBoundsProblem(limit.limit, limit.duration_ms); !problem.empty()) {
+      errors.push_back({item + ".duration", problem, ""});
+    }
     for (std::size_t j = 0; j < i; ++j) {
       if (limits[j].name == limit.name) {
         errors.push_back({item + ".name", "duplicates the name '" + limit.name + "'", ""});

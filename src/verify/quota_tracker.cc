@@ -51,8 +51,9 @@ std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_
   if (it == shard.entries.end()) it = shard.entries.emplace(std::string(subject), Entry{}).first;
   Entry& entry = it->second;
   if (entry.period != period) {
-    // A new month starts from zero. (A counter of an older month that was never flushed is
-    // flushed before this point in practice: flushes run every second.)
+    // A new month starts from zero; the old month's unsaved count is kept aside for the next
+    // flush, so the last verifies before midnight are billed to the month they belong to.
+    if (entry.dirty) shard.closed_months.push_back({std::string(subject), entry.period, entry.used});
     entry.period = period;
     entry.used = 0;
   }
@@ -66,6 +67,8 @@ Status QuotaTracker::Flush() {
   std::vector<QuotaRow> rows;
   for (Shard& shard : shards_) {
     std::lock_guard lock(shard.mu);
+    for (QuotaRow& row : shard.closed_months) rows.push_back(std::move(row));
+    shard.closed_months.clear();
     for (auto& [subject, entry] : shard.entries) {
       if (!entry.dirty) continue;
       rows.push_back({subject, entry.period, entry.used});
@@ -74,12 +77,17 @@ Status QuotaTracker::Flush() {
   }
   if (rows.empty()) return {};
   if (auto status = store_.SaveQuotaUsage(rows); !status) {
-    // Put the dirty marks back so the next flush retries; counts written since are newer.
-    for (const QuotaRow& row : rows) {
+    // Put everything back for the next flush: a live month is marked dirty again (its count can
+    // only have grown since), a closed month goes back to the side list.
+    for (QuotaRow& row : rows) {
       Shard& shard = ShardFor(row.subject);
       std::lock_guard lock(shard.mu);
       auto it = shard.entries.find(row.subject);
-      if (it != shard.entries.end()) it->second.dirty = true;
+      if (it != shard.entries.end() && it->second.period == row.period) {
+        it->second.dirty = true;
+      } else {
+        shard.closed_months.push_back(std::move(row));
+      }
     }
     return status;
   }

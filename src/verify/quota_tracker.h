@@ -53,6 +53,7 @@ class QuotaTracker {
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<std::string, Entry, SubjectHash, std::equal_to<>> entries;
+    std::vector<QuotaRow> closed_months;  // unsaved counts of months that just ended
   };
   Shard& ShardFor(std::string_view subject) const;
 

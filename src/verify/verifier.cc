@@ -1,5 +1,7 @@
 #include "verify/verifier.h"
 
+#include "keys/rate_limit_validation.h"
+
 #include <algorithm>
 #include <functional>
 
@@ -69,7 +71,9 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
   bool quota_blocks = false;
   if (result.tier && result.tier->included_quota) {
     const std::int64_t included = *result.tier->included_quota;
-    const std::int64_t allowed = included + included * result.tier->grace_percent / 100;
+    // included / 100 * grace + the remainder's share: no overflow for any int64 quota.
+    const std::int64_t grace = result.tier->grace_percent;
+    const std::int64_t allowed = included + included / 100 * grace + included % 100 * grace / 100;
     const std::int64_t used = quota_.Used(subject, period);
     if (used >= allowed) {
       switch (result.tier->overage_policy) {
@@ -128,6 +132,14 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
       }
       plan.Add("t:" + subject + ":" + limits_tier->name + ":" + config.name, config,
                cost_only ? &*cost_only : nullptr);
+    }
+  }
+
+  // Requested overrides can combine into a limit the limiter cannot decide: refuse them here,
+  // before anything is charged, rather than answer RATE_LIMITED for ever.
+  for (const LimitCheck& check : plan.checks) {
+    if (const std::string problem = RateLimitBoundsProblem(check.limit, check.window_ms); !problem.empty()) {
+      return Fail(Error::InvalidInput("body.ratelimits " + problem, {{"body.ratelimits", problem, ""}}));
     }
   }
 

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "common/calendar.h"
@@ -796,6 +798,27 @@ TEST_F(KeyServiceTest, WritesPublishKeyEventsThatNameTheKeyButNotTheSecret) {
     EXPECT_EQ(event.payload_json.find(created.secret), std::string::npos) << event.payload_json;
     EXPECT_EQ(event.at, kStart);
   }
+}
+
+TEST_F(KeyServiceTest, RateLimitsTheLimiterCouldNeverDecideAreRefused) {
+  CreateKeyParams params = Params();
+  RateLimitConfig yearly;
+  yearly.name = "yearly";
+  yearly.limit = 200'000'000;
+  yearly.duration_ms = 365LL * 24 * 3600 * 1000;
+  params.ratelimits.push_back(yearly);  // 200M x 3.15e10 ms > 2^62
+  RateLimitConfig forever;
+  forever.name = "forever";
+  forever.limit = 1;
+  forever.duration_ms = 400LL * 24 * 3600 * 1000;  // more than 366 days
+  params.ratelimits.push_back(forever);
+  auto created = service_->CreateKey(std::move(params));
+  ASSERT_FALSE(created.has_value());
+  EXPECT_EQ(created.error().code, ErrorCode::kInvalidInput);
+  std::vector<std::string> locations;
+  for (const FieldError& e : created.error().fields) locations.push_back(e.location);
+  EXPECT_NE(std::find(locations.begin(), locations.end(), "body.ratelimits[0].duration"), locations.end());
+  EXPECT_NE(std::find(locations.begin(), locations.end(), "body.ratelimits[1].duration"), locations.end());
 }
 
 }  // namespace

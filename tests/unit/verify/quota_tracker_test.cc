@@ -152,5 +152,13 @@ TEST_F(QuotaTrackerTest, ConcurrentAddsAreAllCounted) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(Stored("i:own" + std::to_string(t), kJanuary), kPerThread);
 }
 
+TEST_F(QuotaTrackerTest, AnUnsavedCountOfAMonthThatEndedIsSavedToThatMonth) {
+  tracker_->Add("i:acme", kJanuary, 5);   // the last verifies of January, not flushed yet
+  tracker_->Add("i:acme", kFebruary, 1);  // the first of February
+  ASSERT_OK(tracker_->Flush());
+  EXPECT_EQ(Stored("i:acme", kJanuary), 5);
+  EXPECT_EQ(Stored("i:acme", kFebruary), 1);
+}
+
 }  // namespace
 }  // namespace tollgate
