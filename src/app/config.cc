@@ -31,6 +31,11 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
       ->envname("TOLLGATE_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
   serve.add_option("--shutdown-timeout-ms", c.shutdown_timeout_ms, "on SIGTERM, how long in-flight requests may take")
       ->envname("TOLLGATE_SHUTDOWN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
+  serve.add_option("--usage-flush-interval-ms", c.usage_flush_interval_ms,
+                   "how often recorded usage events are written to the store (a hard kill loses at most this much)")
+      ->envname("TOLLGATE_USAGE_FLUSH_INTERVAL_MS")->check(CLI::Range(1, 60'000))->capture_default_str();
+  serve.add_option("--usage-flush-batch", c.usage_flush_batch, "a worker holding this many usage events wakes the writer early")
+      ->envname("TOLLGATE_USAGE_FLUSH_BATCH")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
   serve.add_option("--default-tier", c.default_tier,
                    "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
       ->envname("TOLLGATE_DEFAULT_TIER");

@@ -25,6 +25,8 @@ struct ServeConfig {
   std::size_t max_connections = 10'000;
   int shutdown_timeout_ms = 4'000;
   std::string log_level = "info";
+  int usage_flush_interval_ms = 100;      // the usage recorder writes a batch this often
+  std::size_t usage_flush_batch = 10'000;  // ... or as soon as one worker buffered this many events
   std::string default_tier;  // "" = keys without any tier get no tier limits
   // Only from the environment, so it never shows in `ps` or shell history.
   std::string root_key;

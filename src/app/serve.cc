@@ -3,6 +3,7 @@
 #include "app/serve.h"
 
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iostream>
 
@@ -24,8 +25,18 @@
 #include "app/periodic_task.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tiers/tier_service.h"
+#include "usage/usage_recorder.h"
 
 namespace tollgate {
+namespace {
+
+// <dir of the database>/usage-spill.ndjson; for an in-memory store, ./usage-spill.ndjson.
+std::string UsageSpillPath(const std::string& sqlite_path) {
+  if (sqlite_path == kSqliteInMemoryPath) return "usage-spill.ndjson";
+  return (std::filesystem::path(sqlite_path).parent_path() / "usage-spill.ndjson").string();
+}
+
+}  // namespace
 
 int RunServe(const ServeConfig& config) {
   auto logger = spdlog::stderr_color_mt("tollgate");
@@ -86,11 +97,20 @@ int RunServe(const ServeConfig& config) {
   auto ratelimits = RatelimitService::Create(**store, limiter, clock);
   if (!ratelimits) return fail(ratelimits.error());
 
+  // Usage events: buffered per worker, written in batches by the recorder's own thread; the spill
+  // file for a store outage lives next to the database.
+  UsageRecorderOptions usage_options;
+  usage_options.flush_interval = std::chrono::milliseconds(config.usage_flush_interval_ms);
+  usage_options.flush_batch = config.usage_flush_batch;
+  usage_options.spill_path = UsageSpillPath(*sqlite_path);
+  auto usage = UsageRecorder::Start(**store, std::move(usage_options));
+  if (!usage) return fail(usage.error());
+
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
-  AddVerifyRoutes(router, **keys, verifier, limiter, clock);
-  AddRatelimitRoutes(router, **ratelimits);
+  AddVerifyRoutes(router, {**keys, verifier, limiter, **usage, clock});
+  AddRatelimitRoutes(router, **ratelimits, **usage, clock);
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);
@@ -109,11 +129,14 @@ int RunServe(const ServeConfig& config) {
   signals_ioc.run();
   (*server)->Wait();
   maintenance.Stop();
+  // The workers are done recording: write every event before the store closes.
+  if (auto stopped = (*usage)->Stop(); !stopped) spdlog::error("usage events lost at shutdown: {}", stopped.error().detail);
   if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);
   if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::error("credit balances lost at shutdown: {}", flushed.error().detail);
   // Key changes were written through synchronously, credit balances and quota counters just
   // now; closing the store checkpoints the WAL.
   server->reset();
+  usage->reset();
   store->reset();
   spdlog::info("stopped");
   spdlog::shutdown();

@@ -116,10 +116,32 @@ nlohmann::json OverrideToJson(const RatelimitOverride& row) {
   return {{"overrideId", row.id}, {"duration", row.duration_ms}, {"identifier", row.identifier}, {"limit", row.limit}};
 }
 
+// One usage event per decided limit: no key, so the namespace (as named) stands in the api_id and
+// the identifier in the external_id. A multiLimit passes or is denied as a whole, and every one of
+// its events says so; denied_by is the namespace of the first limit that denied.
+void RecordRatelimitUsage(UsageRecorder& usage, UnixMillis now, std::span<const LimitRequest> requests,
+                          std::span<const LimitResult> results) {
+  const LimitRequest* denied = nullptr;
+  for (std::size_t i = 0; i < results.size() && denied == nullptr; ++i) {
+    if (!results[i].passed) denied = &requests[i];
+  }
+  for (std::size_t i = 0; i < requests.size() && i < results.size(); ++i) {
+    UsageEvent event;
+    event.at = now;
+    event.api_id = requests[i].ns;
+    event.external_id = requests[i].identifier;
+    event.code = denied ? kRatelimitDenied : kRatelimitPassed;
+    event.credits_spent = denied ? 0 : requests[i].cost;
+    if (denied) event.denied_by = denied->ns;
+    event.source = "ratelimit";
+    usage.Record(std::move(event));
+  }
+}
+
 }  // namespace
 
-void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits) {
-  router.AddRpc("/v2/ratelimit.limit", [&ratelimits](const RpcContext& ctx) -> Result<HttpResponse> {
+void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecorder& usage, Clock& clock) {
+  router.AddRpc("/v2/ratelimit.limit", [&ratelimits, &usage, &clock](const RpcContext& ctx) -> Result<HttpResponse> {
     std::vector<FieldError> errors;
     const LimitRequest request = ReadLimitRequest(ctx.body, "body", errors);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
@@ -129,6 +151,7 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits) {
       for (FieldError& field : error.fields) field.location.erase(0, 3);  // "[0].limit" -> ".limit"
       return Fail(UnderBody(std::move(error), "body"));
     }
+    RecordRatelimitUsage(usage, clock.NowMillis(), std::span(&request, 1), *results);
     const LimitResult& result = results->front();
     nlohmann::json data = {{"success", result.passed},
                            {"limit", result.limit},
@@ -142,7 +165,7 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits) {
   // one is denied, none is charged.
   router.AddRpc(
       "/v2/ratelimit.multiLimit",
-      [&ratelimits](const RpcContext& ctx) -> Result<HttpResponse> {
+      [&ratelimits, &usage, &clock](const RpcContext& ctx) -> Result<HttpResponse> {
         std::vector<FieldError> errors;
         if (ctx.body.empty() || ctx.body.size() > kMaxLimitsPerCall) {
           return Fail(Error::InvalidInput(
@@ -162,6 +185,7 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits) {
         if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
         auto results = ratelimits.Limit(requests, ScopeCheck(ctx.root_key, kLimit));
         if (!results) return Fail(UnderBody(std::move(results.error()), "body"));
+        RecordRatelimitUsage(usage, clock.NowMillis(), requests, *results);
 
         bool passed = true;
         nlohmann::json limits = nlohmann::json::array();

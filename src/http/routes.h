@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "keys/key_service.h"
 #include "ratelimit/ratelimit_service.h"
+#include "usage/usage_recorder.h"
 #include "verify/verifier.h"
 #include "tiers/tier_service.h"
 
@@ -17,15 +18,24 @@ namespace tollgate {
 
 void AddApiRoutes(Router& router, KeyService& keys);
 void AddKeyRoutes(Router& router, KeyService& keys);
+// What the verify routes use, all borrowed for the router's life.
+struct VerifyRouteServices {
+  KeyService& keys;
+  Verifier& verifier;
+  CounterStore& limiter;  // also throttles unknown keys on keys.authorize
+  UsageRecorder& usage;   // one event per verification the Verifier answered
+  Clock& clock;
+};
 // POST /v2/keys.verifyKey (root key) and GET /v2/keys.authorize (for gateways: the API key in
 // Authorization or X-API-Key; repeated unknown keys from one client address are throttled
-// through `limiter`).
-void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, CounterStore& limiter, Clock& clock);
+// through `limiter`, and such a throttled request is not a verification, so it records no usage).
+void AddVerifyRoutes(Router& router, const VerifyRouteServices& services);
 // identities.{create,get,list,update,delete}Identity (Unkey v2, plus "tier").
 void AddIdentityRoutes(Router& router, KeyService& keys);
 // ratelimit.{limit,multiLimit,setOverride,getOverride,listOverrides,deleteOverride} (Unkey v2,
-// plus an optional "algorithm" on a limit).
-void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits);
+// plus an optional "algorithm" on a limit). limit and multiLimit record one usage event per limit
+// decided.
+void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecorder& usage, Clock& clock);
 // tiers.{create,get,list,update,delete}Tier (tollgate's own).
 void AddTierRoutes(Router& router, TierService& tiers);
 void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);

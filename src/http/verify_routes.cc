@@ -106,6 +106,33 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+// The usage event of one answered verification. Strings are copied once from the cached key
+// (it is shared) or moved; no JSON.
+UsageEvent UsageOf(const VerifyResult& result, std::int64_t credit_cost, UnixMillis now, std::string_view source,
+                   std::vector<std::string> tags) {
+  const VerifyOutcome& outcome = result.outcome;
+  UsageEvent event;
+  event.at = now;
+  event.code = VerifyCodeName(outcome.code);
+  event.source = source;
+  if (outcome.key) {
+    const Key& key = outcome.key->key;
+    event.api_id = key.api_id;
+    event.key_id = key.id;
+    event.external_id = key.external_id;
+    if (outcome.valid() && outcome.credits_remaining) event.credits_spent = credit_cost;
+  }
+  for (const AppliedLimit& limit : result.limits) {
+    if (limit.exceeded) {
+      event.denied_by = limit.name;
+      break;
+    }
+  }
+  if (tags.size() > kMaxUsageTags) tags.resize(kMaxUsageTags);  // analytics keep the first ten
+  event.tags = std::move(tags);
+  return event;
+}
+
 HttpResponse AuthorizeError(const HttpRequest& request, unsigned status, std::string_view code, const std::string& detail) {
   HttpResponse response;
   response.status = status;
@@ -116,12 +143,13 @@ HttpResponse AuthorizeError(const HttpRequest& request, unsigned status, std::st
 
 }  // namespace
 
-void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, CounterStore& limiter, Clock& clock) {
-  router.AddRpc("/v2/keys.verifyKey", [&keys, &verifier, &clock](const RpcContext& ctx) -> Result<HttpResponse> {
+void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
+  router.AddRpc("/v2/keys.verifyKey", [services](const RpcContext& ctx) -> Result<HttpResponse> {
+    auto& [keys, verifier, limiter, usage, clock] = services;
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
     const std::string secret = body.RequiredString("key", 1, 1024);
-    const auto tags = body.OptionalStringArray("tags", 64);
+    auto tags = body.OptionalStringArray("tags", 64);
     const auto query_text = body.OptionalString("permissions", 1, 1000);
     VerifyRequest request;
     if (const nlohmann::json* credits = body.OptionalObject("credits")) {
@@ -166,10 +194,13 @@ void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, Count
     request.permissions = query ? &*query : nullptr;
     auto result = verifier.Verify(std::move(entry), request);
     if (!result) return Fail(result.error());
-    return OkResponse(ctx.request.request_id, VerifyResultToJson(*result, clock.NowMillis()));
+    const UnixMillis now = clock.NowMillis();
+    usage.Record(UsageOf(*result, request.credit_cost, now, "verify", tags ? std::move(*tags) : std::vector<std::string>{}));
+    return OkResponse(ctx.request.request_id, VerifyResultToJson(*result, now));
   });
 
-  router.AddPlain("GET", "/v2/keys.authorize", [&keys, &verifier, &limiter, &clock](const HttpRequest& request) {
+  router.AddPlain("GET", "/v2/keys.authorize", [services](const HttpRequest& request) {
+    auto& [keys, verifier, limiter, usage, clock] = services;
     std::string secret(BearerToken(request.authorization));
     if (secret.empty()) secret = request.api_key;
     if (secret.empty()) {
@@ -214,6 +245,7 @@ void AddVerifyRoutes(Router& router, KeyService& keys, Verifier& verifier, Count
 
     auto result = verifier.Verify(keys.FindForVerify(secret), verify);
     if (!result) return AuthorizeError(request, 400, "BAD_REQUEST", result.error().detail);
+    usage.Record(UsageOf(*result, verify.credit_cost, now, "authorize", {}));
     const VerifyOutcome& outcome = result->outcome;
     unsigned status = 200;
     switch (outcome.code) {

@@ -154,11 +154,48 @@ CREATE INDEX ratelimit_overrides_by_namespace ON ratelimit_overrides (namespace_
   WHERE deleted_at IS NULL;
 )sql";
 
+// Usage (issue 4). Text dimensions are '' for "none", not NULL: they are part of the rollups'
+// primary key, where NULLs would never conflict and the upsert would insert duplicates.
+//
+// usage_events: one row per event, pruned after the retention period; tags a JSON array.
+// usage_rollups: counts and credits per UTC bucket; the upsert of WriteUsage adds to them.
+// WITHOUT ROWID: the primary key is the only access path, so the table is the index.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE usage_events (
+  id            INTEGER PRIMARY KEY,
+  at            INTEGER NOT NULL,
+  api_id        TEXT NOT NULL,
+  key_id        TEXT NOT NULL,
+  external_id   TEXT NOT NULL,
+  code          TEXT NOT NULL,
+  credits_spent INTEGER NOT NULL,
+  tags          TEXT NOT NULL DEFAULT '[]',
+  denied_by     TEXT NOT NULL,
+  source        TEXT NOT NULL CHECK (source IN ('verify', 'authorize', 'ratelimit'))
+);
+-- Pruning and time-range scans; per key and per identity over a range.
+CREATE INDEX usage_events_by_at ON usage_events (at);
+CREATE INDEX usage_events_by_key ON usage_events (key_id, at);
+CREATE INDEX usage_events_by_external_id ON usage_events (external_id, at);
+
+CREATE TABLE usage_rollups (
+  granularity  TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day', 'month')),
+  bucket_start INTEGER NOT NULL,
+  key_id       TEXT NOT NULL,
+  external_id  TEXT NOT NULL,
+  code         TEXT NOT NULL,
+  count        INTEGER NOT NULL,
+  credits      INTEGER NOT NULL,
+  PRIMARY KEY (granularity, bucket_start, key_id, external_id, code)
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
     Migration{3, kSchemaV3},
     Migration{4, kSchemaV4},
+    Migration{5, kSchemaV5},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

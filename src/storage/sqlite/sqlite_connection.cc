@@ -116,6 +116,12 @@ Status SqliteStatement::Run() {
   }
 }
 
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  bind_rc_ = SQLITE_OK;
+  bind_index_ = 0;
+}
+
 bool SqliteStatement::ColumnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }

@@ -47,6 +47,9 @@ class SqliteStatement {
   Result<bool> Step();
   // Steps a statement that returns no rows (INSERT, UPDATE, DELETE, DDL) to completion.
   Status Run();
+  // Rewinds the statement after Run() so it can be bound and run again: one Prepare per batch
+  // instead of one per row. Bindings are kept until rebound.
+  void Reset();
 
   // Column readers for the current row; columns are 0-based, as in SQLite.
   bool ColumnIsNull(int column) const;

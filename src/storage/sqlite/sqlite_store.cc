@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <tuple>
 #include <limits>
 #include <string_view>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
 
+#include "common/calendar.h"
 #include "common/ids.h"
 #include "storage/sqlite/migrations.h"
 
@@ -779,6 +782,80 @@ Status SqliteStore::SaveQuotaUsage(std::span<const QuotaRow> rows) {
     if (auto status = statement->Run(); !status) return Fail(During("saving quota counters", std::move(status.error())));
   }
   return transaction->Commit();
+}
+
+// ---- Usage ----
+
+constexpr std::string_view kInsertUsageEvent =
+    "INSERT INTO usage_events (at, api_id, key_id, external_id, code, credits_spent, tags, denied_by, source) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr std::string_view kUpsertUsageRollup =
+    "INSERT INTO usage_rollups (granularity, bucket_start, key_id, external_id, code, count, credits) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+    "ON CONFLICT (granularity, bucket_start, key_id, external_id, code) DO UPDATE SET "
+    "count = count + excluded.count, credits = credits + excluded.credits";
+constexpr std::string_view kPruneUsageEvents = "DELETE FROM usage_events WHERE at < ?1";
+
+constexpr std::array<std::string_view, 4> kUsageGranularities = {"minute", "hour", "day", "month"};
+
+UnixMillis FloorTo(UnixMillis t, UnixMillis unit) { return t - ((t % unit) + unit) % unit; }
+
+UnixMillis UsageBucketStart(std::size_t granularity, UnixMillis t) {
+  switch (granularity) {
+    case 0: return FloorTo(t, 60'000);
+    case 1: return FloorTo(t, 3'600'000);
+    case 2: return StartOfDay(t);
+    default: {
+      const CivilDate date = ToCivil(t);
+      return FromCivil({date.year, date.month, 1});
+    }
+  }
+}
+
+Status SqliteStore::WriteUsage(std::span<const UsageEvent> events) {
+  if (events.empty()) return {};
+  // Sum the batch per rollup row first: a batch of 10k events from a few busy keys becomes a few
+  // dozen upserts instead of 40k. The views point into `events`, alive for the whole call.
+  using RollupKey = std::tuple<std::size_t, UnixMillis, std::string_view, std::string_view, std::string_view>;
+  std::map<RollupKey, std::pair<std::int64_t, std::int64_t>> rollups;
+  for (const UsageEvent& event : events) {
+    for (std::size_t g = 0; g < kUsageGranularities.size(); ++g) {
+      auto& [count, credits] = rollups[{g, UsageBucketStart(g, event.at), event.key_id, event.external_id, event.code}];
+      ++count;
+      credits += event.credits_spent;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During("writing usage", std::move(transaction.error())));
+  auto insert = connection_.Prepare(kInsertUsageEvent);
+  if (!insert) return Fail(std::move(insert.error()));
+  for (const UsageEvent& event : events) {
+    insert->Bind(1, event.at).Bind(2, event.api_id).Bind(3, event.key_id).Bind(4, event.external_id)
+        .Bind(5, event.code).Bind(6, event.credits_spent).Bind(7, event.tags.empty() ? "[]" : DumpJson(event.tags))
+        .Bind(8, event.denied_by).Bind(9, event.source);
+    if (auto ran = insert->Run(); !ran) return Fail(During("inserting usage events", std::move(ran.error())));
+    insert->Reset();
+  }
+  auto upsert = connection_.Prepare(kUpsertUsageRollup);
+  if (!upsert) return Fail(std::move(upsert.error()));
+  for (const auto& [key, sums] : rollups) {
+    const auto& [granularity, bucket, key_id, external_id, code] = key;
+    upsert->Bind(1, kUsageGranularities[granularity]).Bind(2, bucket).Bind(3, key_id).Bind(4, external_id)
+        .Bind(5, code).Bind(6, sums.first).Bind(7, sums.second);
+    if (auto ran = upsert->Run(); !ran) return Fail(During("updating usage rollups", std::move(ran.error())));
+    upsert->Reset();
+  }
+  return transaction->Commit();
+}
+
+Status SqliteStore::PruneRawUsage(UnixMillis older_than) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kPruneUsageEvents);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, older_than);
+  if (auto ran = statement->Run(); !ran) return Fail(During("pruning usage events", std::move(ran.error())));
+  return {};
 }
 
 // ---- Identities ----

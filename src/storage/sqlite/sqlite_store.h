@@ -81,6 +81,10 @@ class SqliteStore final : public Store {
                                                        std::size_t limit) override;
   Result<std::vector<RatelimitOverride>> LoadAllRatelimitOverrides() override;
 
+  // UsageStore
+  Status WriteUsage(std::span<const UsageEvent> events) override;
+  Status PruneRawUsage(UnixMillis older_than) override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id) override;

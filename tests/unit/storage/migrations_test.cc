@@ -252,7 +252,7 @@ TEST(MigrationsTest, VersionThreeDatabaseGainsRatelimitTablesKeepingItsData) {
 
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.has_value()) << store.error().detail;
-  EXPECT_EQ((*store)->SchemaVersion().value(), 4);
+  EXPECT_EQ((*store)->SchemaVersion().value(), LatestVersion());
   auto api = (*store)->GetApi("api_1");
   ASSERT_TRUE(api.has_value() && api->has_value());
   auto quota = (*store)->LoadQuotaUsage(202611);
@@ -313,6 +313,31 @@ TEST(ConnectionSetupTest, EmptyPathIsInvalid) {
   auto store = SqliteStore::Open("");
   ASSERT_FALSE(store.has_value());
   EXPECT_EQ(store.error().code, ErrorCode::kInvalidInput);
+}
+
+TEST(MigrationsTest, VersionFourDatabaseGainsUsageTablesKeepingItsData) {
+  TempDir dir;
+  const auto path = (dir.Path() / "tollgate.db").string();
+  {
+    SqliteConnection v4 = MustOpen(path);
+    ASSERT_TRUE(ApplyMigrations(v4, SchemaMigrations().first(4), 10).has_value());
+    EXPECT_FALSE(HasTable(v4, "usage_events"));
+    ASSERT_TRUE(v4.Exec("INSERT INTO apis (id, name, created_at) VALUES ('api_1', 'old api', 1)").has_value());
+  }
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().detail;
+  EXPECT_EQ((*store)->SchemaVersion().value(), 5);
+  EXPECT_TRUE((*store)->GetApi("api_1").value().has_value());
+  const UsageEvent event{1, "api_1", "key_1", "", "VALID", 1, {}, "", "verify"};
+  ASSERT_TRUE((*store)->WriteUsage(std::span(&event, 1)).has_value());
+  SqliteConnection connection = MustOpen(path);
+  EXPECT_TRUE(HasTable(connection, "usage_events"));
+  EXPECT_TRUE(HasTable(connection, "usage_rollups"));
+  // The schema refuses a source tollgate never writes.
+  EXPECT_FALSE(connection
+                   .Exec("INSERT INTO usage_events (at, api_id, key_id, external_id, code, credits_spent, denied_by, "
+                         "source) VALUES (1, '', '', '', 'VALID', 0, '', 'elsewhere')")
+                   .has_value());
 }
 
 }  // namespace
