@@ -36,6 +36,9 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
       ->envname("TOLLGATE_USAGE_FLUSH_INTERVAL_MS")->check(CLI::Range(1, 60'000))->capture_default_str();
   serve.add_option("--usage-flush-batch", c.usage_flush_batch, "a worker holding this many usage events wakes the writer early")
       ->envname("TOLLGATE_USAGE_FLUSH_BATCH")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
+  serve.add_option("--usage-retention-days", c.usage_retention_days,
+                   "raw usage events are kept this many days (rollups are kept)")
+      ->envname("TOLLGATE_USAGE_RETENTION_DAYS")->check(CLI::Range(1, 3650))->capture_default_str();
   serve.add_option("--default-tier", c.default_tier,
                    "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
       ->envname("TOLLGATE_DEFAULT_TIER");

@@ -14,6 +14,7 @@
 
 #include "app/tier_config.h"
 #include "auth/root_key_service.h"
+#include "common/calendar.h"
 #include "events/inprocess/in_process_event_bus.h"
 #include "http/routes.h"
 #include "http/server.h"
@@ -87,10 +88,20 @@ int RunServe(const ServeConfig& config) {
   QuotaTracker quota(**store);
   if (auto loaded = quota.Load(QuotaPeriodOf(clock.NowMillis())); !loaded) return fail(loaded.error());
   Verifier verifier(**keys, **tiers, limiter, quota, clock);
+  UnixMillis last_prune = 0;  // touched only by the maintenance thread
   PeriodicTask maintenance(std::chrono::seconds(1), [&] {
     if (auto flushed = quota.Flush(); !flushed) spdlog::warn("quota counters not saved yet: {}", flushed.error().detail);
     if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::warn("credit balances not saved yet: {}", flushed.error().detail);
     limiter.Sweep(clock.NowMillis(), 4096);
+    // Raw usage past its retention, once an hour (the deletes use the index on time).
+    const UnixMillis now = clock.NowMillis();
+    if (now - last_prune >= 3'600'000) {
+      last_prune = now;
+      const UnixMillis cutoff = now - static_cast<UnixMillis>(config.usage_retention_days) * kMillisPerDay;
+      if (auto pruned = (*store)->PruneRawUsage(cutoff); !pruned) {
+        spdlog::warn("old raw usage events not pruned yet: {}", pruned.error().detail);
+      }
+    }
   });
   // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "rl:…"; its
   // namespaces and overrides are loaded here and served from memory.
