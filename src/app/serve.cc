@@ -125,6 +125,7 @@ int RunServe(const ServeConfig& config) {
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);
+  AddUsageRoutes(router, **store);
   AddHealthRoutes(router, [&store]() -> std::string { return (*store)->Ping() ? "" : "store"; });
 
   auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });

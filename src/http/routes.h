@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "keys/key_service.h"
 #include "ratelimit/ratelimit_service.h"
+#include "usage/usage_query_store.h"
 #include "usage/usage_recorder.h"
 #include "verify/verifier.h"
 #include "tiers/tier_service.h"
@@ -39,6 +40,8 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecor
 // tiers.{create,get,list,update,delete}Tier (tollgate's own).
 void AddTierRoutes(Router& router, TierService& tiers);
 void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);
+// usage.{summary,timeseries,topKeys,topIdentities} (tollgate's own; scope usage.*.read).
+void AddUsageRoutes(Router& router, UsageQueryStore& usage);
 // GET /livez, GET /readyz (503 naming the failing check), GET /v2/liveness.
 // `ready` returns the name of the first failing check, or "" when all pass.
 void AddHealthRoutes(Router& router, std::function<std::string()> ready);

@@ -10,12 +10,14 @@
 #include "ratelimit/ratelimit_store.h"
 #include "verify/quota_store.h"
 #include "tiers/tier_store.h"
+#include "usage/usage_query_store.h"
 #include "usage/usage_store.h"
 
 namespace tollgate {
 
 class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore,
-              public RatelimitStore, public UsageStore {
+              public RatelimitStore, public UsageStore,
+              public UsageQueryStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

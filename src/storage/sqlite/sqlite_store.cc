@@ -858,6 +858,156 @@ Status SqliteStore::PruneRawUsage(UnixMillis older_than) {
   return {};
 }
 
+// ---- Usage queries ----
+//
+// One statement per shape; optional filters are "(?n = '' OR column = ?n)". Rollup statements
+// take ?1 granularity, ?2 from (floored to the bucket), ?3 to, ?4 key_id, ?5 external_id. Raw
+// statements take ?1 from, ?2 to, ?3 key_id, ?4 external_id, ?5 api_id.
+
+#define TOLLGATE_ROLLUP_WHERE                                                            \
+  " FROM usage_rollups WHERE granularity = ?1 AND bucket_start >= ?2 AND bucket_start < ?3" \
+  " AND (?4 = '' OR key_id = ?4) AND (?5 = '' OR external_id = ?5)"
+#define TOLLGATE_RAW_WHERE                                                                    \
+  " FROM usage_events WHERE at >= ?1 AND at < ?2 AND (?3 = '' OR key_id = ?3)"                \
+  " AND (?4 = '' OR external_id = ?4) AND (?5 = '' OR api_id = ?5)"
+// ?6: the group column, by name ('' = no group).
+#define TOLLGATE_GROUP_COLUMN                                                                  \
+  "CASE ?6 WHEN 'outcome' THEN code WHEN 'key' THEN key_id WHEN 'identity' THEN external_id " \
+  "ELSE '' END"
+
+constexpr std::string_view kUsageSummaryFromRollups =
+    "SELECT code, SUM(count), SUM(credits)" TOLLGATE_ROLLUP_WHERE " GROUP BY code";
+constexpr std::string_view kUsageSummaryFromEvents =
+    "SELECT code, COUNT(*), SUM(credits_spent)" TOLLGATE_RAW_WHERE " GROUP BY code";
+constexpr std::string_view kUsageTimeseriesFromRollups =
+    "SELECT bucket_start, " TOLLGATE_GROUP_COLUMN " AS grp, SUM(count), SUM(credits)" TOLLGATE_ROLLUP_WHERE
+    " GROUP BY bucket_start, grp ORDER BY bucket_start, grp";
+// ?7 granularity; the month bucket is the UTC first of the month.
+constexpr std::string_view kUsageTimeseriesFromEvents =
+    "SELECT CASE ?7 WHEN 'minute' THEN at - at % 60000 WHEN 'hour' THEN at - at % 3600000 "
+    "WHEN 'day' THEN at - at % 86400000 "
+    "ELSE CAST(strftime('%s', at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END AS bucket, "
+    TOLLGATE_GROUP_COLUMN " AS grp, COUNT(*), SUM(credits_spent)" TOLLGATE_RAW_WHERE
+    " GROUP BY bucket, grp ORDER BY bucket, grp";
+// One row per (event, tag); ?6 is 'tag' (bound like the group name of the other statements).
+constexpr std::string_view kUsageTimeseriesByTagFromEvents =
+    "SELECT CASE ?7 WHEN 'minute' THEN at - at % 60000 WHEN 'hour' THEN at - at % 3600000 "
+    "WHEN 'day' THEN at - at % 86400000 "
+    "ELSE CAST(strftime('%s', at / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000 END AS bucket, "
+    "tag.value AS grp, COUNT(*), SUM(credits_spent) FROM usage_events, json_each(usage_events.tags) AS tag "
+    "WHERE at >= ?1 AND at < ?2 AND (?3 = '' OR key_id = ?3) AND (?4 = '' OR external_id = ?4) "
+    "AND (?5 = '' OR api_id = ?5) AND ?6 = 'tag' GROUP BY bucket, grp ORDER BY bucket, grp";
+// ?6 limit.
+constexpr std::string_view kUsageTopKeysFromRollups =
+    "SELECT key_id, SUM(count), SUM(CASE WHEN code = 'VALID' THEN count ELSE 0 END), SUM(credits)"
+    TOLLGATE_ROLLUP_WHERE " AND key_id != '' GROUP BY key_id ORDER BY 2 DESC, 1 LIMIT ?6";
+constexpr std::string_view kUsageTopIdentitiesFromRollups =
+    "SELECT external_id, SUM(count), SUM(CASE WHEN code = 'VALID' THEN count ELSE 0 END), SUM(credits)"
+    TOLLGATE_ROLLUP_WHERE " AND external_id != '' GROUP BY external_id ORDER BY 2 DESC, 1 LIMIT ?6";
+constexpr std::string_view kUsageTopKeysFromEvents =
+    "SELECT key_id, COUNT(*), SUM(CASE WHEN code = 'VALID' THEN 1 ELSE 0 END), SUM(credits_spent)"
+    TOLLGATE_RAW_WHERE " AND key_id != '' GROUP BY key_id ORDER BY 2 DESC, 1 LIMIT ?6";
+constexpr std::string_view kUsageTopIdentitiesFromEvents =
+    "SELECT external_id, COUNT(*), SUM(CASE WHEN code = 'VALID' THEN 1 ELSE 0 END), SUM(credits_spent)"
+    TOLLGATE_RAW_WHERE " AND external_id != '' GROUP BY external_id ORDER BY 2 DESC, 1 LIMIT ?6";
+
+#undef TOLLGATE_ROLLUP_WHERE
+#undef TOLLGATE_RAW_WHERE
+#undef TOLLGATE_GROUP_COLUMN
+
+std::string_view GroupByName(UsageGroupBy group_by) {
+  switch (group_by) {
+    case UsageGroupBy::kOutcome: return "outcome";
+    case UsageGroupBy::kKey: return "key";
+    case UsageGroupBy::kIdentity: return "identity";
+    case UsageGroupBy::kTag: return "tag";
+    default: return "";
+  }
+}
+
+// The coarsest of minute / hour / day whose buckets both ends of the range fall on, so long
+// aligned ranges read few rollup rows; minute otherwise (the first minute is counted whole).
+std::size_t SummaryGranularity(const UsageFilter& filter) {
+  for (std::size_t g : {std::size_t{2}, std::size_t{1}}) {
+    if (UsageBucketStart(g, filter.from) == filter.from && UsageBucketStart(g, filter.to) == filter.to) return g;
+  }
+  return 0;
+}
+
+// Binds the shared filter parameters of a rollup (granularity g) or raw statement.
+void BindUsageFilter(SqliteStatement& statement, const UsageFilter& filter, bool raw, std::size_t g) {
+  if (raw) {
+    statement.Bind(1, filter.from).Bind(2, filter.to).Bind(3, filter.key_id).Bind(4, filter.external_id)
+        .Bind(5, filter.api_id);
+  } else {
+    statement.Bind(1, kUsageGranularities[g]).Bind(2, UsageBucketStart(g, filter.from)).Bind(3, filter.to)
+        .Bind(4, filter.key_id).Bind(5, filter.external_id);
+  }
+}
+
+Result<UsageSummary> SqliteStore::Summary(const UsageFilter& filter) {
+  const bool raw = !filter.api_id.empty();
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(raw ? kUsageSummaryFromEvents : kUsageSummaryFromRollups);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindUsageFilter(*statement, filter, raw, SummaryGranularity(filter));
+  UsageSummary summary;
+  for (;;) {
+    auto row = statement->Step();
+    if (!row) return Fail(During("reading usage summary", std::move(row.error())));
+    if (!*row) break;
+    const std::int64_t count = statement->ColumnInt64(1);
+    summary.by_code[statement->ColumnText(0)] += count;
+    summary.total += count;
+    summary.credits_spent += statement->ColumnInt64(2);
+  }
+  return summary;
+}
+
+Result<std::vector<UsagePoint>> SqliteStore::Timeseries(const UsageFilter& filter, UsageGranularity granularity,
+                                                        UsageGroupBy group_by) {
+  const bool by_tag = group_by == UsageGroupBy::kTag;
+  const bool raw = by_tag || !filter.api_id.empty();
+  const auto g = static_cast<std::size_t>(granularity);
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(by_tag ? kUsageTimeseriesByTagFromEvents
+                                       : raw  ? kUsageTimeseriesFromEvents
+                                              : kUsageTimeseriesFromRollups);
+  if (!statement) return Fail(std::move(statement.error()));
+  BindUsageFilter(*statement, filter, raw, g);
+  statement->Bind(6, GroupByName(group_by));
+  if (raw) statement->Bind(7, kUsageGranularities[g]);
+  std::vector<UsagePoint> points;
+  for (;;) {
+    auto row = statement->Step();
+    if (!row) return Fail(During("reading usage timeseries", std::move(row.error())));
+    if (!*row) break;
+    points.push_back({statement->ColumnInt64(0), statement->ColumnText(1), statement->ColumnInt64(2),
+                      statement->ColumnInt64(3)});
+  }
+  return points;
+}
+
+Result<std::vector<UsageTopEntry>> SqliteStore::Top(const UsageFilter& filter, bool by_identity, std::size_t limit) {
+  const bool raw = !filter.api_id.empty();
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(
+      raw ? (by_identity ? kUsageTopIdentitiesFromEvents : kUsageTopKeysFromEvents)
+          : (by_identity ? kUsageTopIdentitiesFromRollups : kUsageTopKeysFromRollups));
+  if (!statement) return Fail(std::move(statement.error()));
+  BindUsageFilter(*statement, filter, raw, SummaryGranularity(filter));
+  statement->Bind(6, static_cast<std::int64_t>(limit));
+  std::vector<UsageTopEntry> entries;
+  for (;;) {
+    auto row = statement->Step();
+    if (!row) return Fail(During("reading top usage", std::move(row.error())));
+    if (!*row) break;
+    entries.push_back({statement->ColumnText(0), statement->ColumnInt64(1), statement->ColumnInt64(2),
+                       statement->ColumnInt64(3)});
+  }
+  return entries;
+}
+
 // ---- Identities ----
 
 Result<std::optional<Identity>> SqliteStore::SelectIdentity(std::string_view query,

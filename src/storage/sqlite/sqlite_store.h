@@ -85,6 +85,12 @@ class SqliteStore final : public Store {
   Status WriteUsage(std::span<const UsageEvent> events) override;
   Status PruneRawUsage(UnixMillis older_than) override;
 
+  // UsageQueryStore
+  Result<UsageSummary> Summary(const UsageFilter& filter) override;
+  Result<std::vector<UsagePoint>> Timeseries(const UsageFilter& filter, UsageGranularity granularity,
+                                             UsageGroupBy group_by) override;
+  Result<std::vector<UsageTopEntry>> Top(const UsageFilter& filter, bool by_identity, std::size_t limit) override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id) override;

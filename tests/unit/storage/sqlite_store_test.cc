@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -1040,6 +1041,126 @@ TEST(SqliteUsageTest, WriteUsageAddsToRollupsAcrossBatches) {
   ASSERT_OK((*store)->PruneRawUsage(t + 1000));
   EXPECT_EQ(query("SELECT COUNT(*) FROM usage_events"), 1);
   EXPECT_EQ(query("SELECT SUM(count) FROM usage_rollups WHERE granularity = 'day'"), 6);  // rollups stay
+}
+
+// 2024-01-31 23:58:00 UTC; events in two minutes, two hours, two days and two months.
+constexpr UnixMillis kQueryBase = 1'706'745'480'000;
+
+std::vector<UsageEvent> AnalyticsEvents() {
+  const UnixMillis t = kQueryBase;
+  return {
+      {t + 1'000, "api_1", "key_a", "acme", "VALID", 2, {"path=/a", "plan=x"}, "", "verify"},
+      {t + 2'000, "api_1", "key_a", "acme", "VALID", 3, {"path=/a"}, "", "verify"},
+      {t + 3'000, "api_1", "key_a", "acme", "RATE_LIMITED", 0, {}, "per-minute", "verify"},
+      {t + 61'000, "api_2", "key_b", "globex", "VALID", 1, {}, "", "verify"},
+      {t + 62'000, "api_2", "key_b", "globex", "USAGE_EXCEEDED", 0, {}, "", "verify"},
+      {t + 125'000, "api_1", "key_a", "acme", "VALID", 4, {}, "", "verify"},  // February
+      {t + 126'000, "", "", "", "NOT_FOUND", 0, {}, "", "verify"},
+  };
+}
+
+TEST_P(StoreTest, UsageSummaryCountsByCodeAndFilters) {
+  ASSERT_OK(store_->WriteUsage(AnalyticsEvents()));
+  auto all = store_->Summary({.from = kQueryBase, .to = kQueryBase + 180'000});
+  ASSERT_OK(all);
+  EXPECT_EQ(all->total, 7);
+  EXPECT_EQ(all->credits_spent, 10);
+  EXPECT_EQ(all->by_code, (std::map<std::string, std::int64_t>{
+                              {"VALID", 4}, {"RATE_LIMITED", 1}, {"USAGE_EXCEEDED", 1}, {"NOT_FOUND", 1}}));
+
+  auto key_a = store_->Summary({.from = kQueryBase, .to = kQueryBase + 180'000, .key_id = "key_a"});
+  ASSERT_OK(key_a);
+  EXPECT_EQ(key_a->total, 4);
+  EXPECT_EQ(key_a->credits_spent, 9);
+  auto globex = store_->Summary({.from = kQueryBase, .to = kQueryBase + 180'000, .external_id = "globex"});
+  ASSERT_OK(globex);
+  EXPECT_EQ(globex->by_code, (std::map<std::string, std::int64_t>{{"VALID", 1}, {"USAGE_EXCEEDED", 1}}));
+  // Half-open: the first minute only.
+  auto first_minute = store_->Summary({.from = kQueryBase, .to = kQueryBase + 60'000});
+  ASSERT_OK(first_minute);
+  EXPECT_EQ(first_minute->total, 3);
+  // api_id reads the raw events, to the millisecond.
+  auto api_1 = store_->Summary({.from = kQueryBase + 2'000, .to = kQueryBase + 180'000, .api_id = "api_1"});
+  ASSERT_OK(api_1);
+  EXPECT_EQ(api_1->total, 3);
+  EXPECT_EQ(api_1->credits_spent, 7);
+  auto empty = store_->Summary({.from = 0, .to = kQueryBase});
+  ASSERT_OK(empty);
+  EXPECT_EQ(empty->total, 0);
+  EXPECT_TRUE(empty->by_code.empty());
+}
+
+TEST_P(StoreTest, UsageTimeseriesBucketsAndGroups) {
+  ASSERT_OK(store_->WriteUsage(AnalyticsEvents()));
+  const UsageFilter range{.from = kQueryBase, .to = kQueryBase + 180'000};
+  auto minutes = store_->Timeseries(range, UsageGranularity::kMinute, UsageGroupBy::kNone);
+  ASSERT_OK(minutes);
+  ASSERT_EQ(minutes->size(), 3u);
+  EXPECT_EQ((*minutes)[0].time, kQueryBase);
+  EXPECT_EQ((*minutes)[0].count, 3);
+  EXPECT_EQ((*minutes)[0].credits, 5);
+  EXPECT_EQ((*minutes)[1].time, kQueryBase + 60'000);
+  EXPECT_EQ((*minutes)[1].count, 2);
+  EXPECT_EQ((*minutes)[2].time, kQueryBase + 120'000);
+  EXPECT_EQ((*minutes)[2].count, 2);
+
+  auto months = store_->Timeseries(range, UsageGranularity::kMonth, UsageGroupBy::kKey);
+  ASSERT_OK(months);
+  ASSERT_EQ(months->size(), 4u);  // January: key_a, key_b; February: "" (NOT_FOUND), key_a
+  EXPECT_EQ((*months)[0].time, 1'704'067'200'000);
+  EXPECT_EQ((*months)[0].group, "key_a");
+  EXPECT_EQ((*months)[0].count, 3);
+  EXPECT_EQ((*months)[1].group, "key_b");
+  EXPECT_EQ((*months)[2].time, 1'706'745'600'000);
+  EXPECT_EQ((*months)[2].group, "");
+  EXPECT_EQ((*months)[3].group, "key_a");
+  EXPECT_EQ((*months)[3].credits, 4);
+
+  auto outcomes = store_->Timeseries(range, UsageGranularity::kDay, UsageGroupBy::kOutcome);
+  ASSERT_OK(outcomes);
+  ASSERT_EQ(outcomes->size(), 5u);  // Jan 31: RATE_LIMITED, USAGE_EXCEEDED, VALID; Feb 1: NOT_FOUND, VALID
+  EXPECT_EQ((*outcomes)[2].group, "VALID");
+  EXPECT_EQ((*outcomes)[2].count, 3);
+
+  // Raw (api_id): same buckets as the rollups.
+  UsageFilter api_1 = range;
+  api_1.api_id = "api_1";
+  auto raw = store_->Timeseries(api_1, UsageGranularity::kMonth, UsageGroupBy::kIdentity);
+  ASSERT_OK(raw);
+  ASSERT_EQ(raw->size(), 2u);
+  EXPECT_EQ((*raw)[0].time, 1'704'067'200'000);
+  EXPECT_EQ((*raw)[0].group, "acme");
+  EXPECT_EQ((*raw)[0].count, 3);
+  EXPECT_EQ((*raw)[1].time, 1'706'745'600'000);
+  EXPECT_EQ((*raw)[1].count, 1);
+
+  // By tag (raw): an event under each of its tags; untagged events are not counted.
+  auto tags = store_->Timeseries(range, UsageGranularity::kHour, UsageGroupBy::kTag);
+  ASSERT_OK(tags);
+  ASSERT_EQ(tags->size(), 2u);
+  EXPECT_EQ((*tags)[0].time, kQueryBase - 58 * 60'000);
+  EXPECT_EQ((*tags)[0].group, "path=/a");
+  EXPECT_EQ((*tags)[0].count, 2);
+  EXPECT_EQ((*tags)[0].credits, 5);
+  EXPECT_EQ((*tags)[1].group, "plan=x");
+  EXPECT_EQ((*tags)[1].count, 1);
+}
+
+TEST_P(StoreTest, UsageTopRanksKeysAndIdentities) {
+  ASSERT_OK(store_->WriteUsage(AnalyticsEvents()));
+  const UsageFilter range{.from = kQueryBase, .to = kQueryBase + 180'000};
+  auto keys = store_->Top(range, false, 10);
+  ASSERT_OK(keys);
+  ASSERT_EQ(keys->size(), 2u);  // NOT_FOUND has no key and is not ranked
+  EXPECT_EQ((*keys)[0].id, "key_a");
+  EXPECT_EQ((*keys)[0].count, 4);
+  EXPECT_EQ((*keys)[0].valid, 3);
+  EXPECT_EQ((*keys)[1].id, "key_b");
+  EXPECT_EQ((*keys)[1].count, 2);
+  auto identities = store_->Top(range, true, 1);
+  ASSERT_OK(identities);
+  ASSERT_EQ(identities->size(), 1u);
+  EXPECT_EQ((*identities)[0].id, "acme");
 }
 
 INSTANTIATE_TEST_SUITE_P(
