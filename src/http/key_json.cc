@@ -53,11 +53,7 @@ std::optional<Credits> ReadCredits(const nlohmann::json& object, const std::stri
   std::vector<FieldError> errors;
   FieldReader reader(object, location, errors);
   Credits credits;
-  if (!reader.Has("remaining") || reader.IsNull("remaining")) {
-    // {"remaining": null} means unlimited.
-    for (auto& e : errors) parent.AddError(e.location, e.message, e.fix);
-    return std::nullopt;
-  }
+  if (!reader.Has("remaining") || reader.IsNull("remaining")) return std::nullopt;  // null: unlimited
   credits.remaining = reader.OptionalInt("remaining", 0).value_or(0);
   if (const nlohmann::json* refill_json = reader.OptionalObject("refill")) {
     FieldReader refill_reader(*refill_json, location + ".refill", errors);
