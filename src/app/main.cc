@@ -1,4 +1,4 @@
-// The tollgate binary: `tollgate serve` runs the server; `tollgate apis|keys|rootkeys ...` are the
+// The tollgate binary: `tollgate serve` runs the server; `tollgate apis|keys|rootkeys|usage ...` are the
 // command line for people, talking to a running server.
 #include <cstdlib>
 #include <iostream>

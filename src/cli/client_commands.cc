@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -14,11 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
 
+#include "cli/command_session.h"
 #include "cli/duration.h"
 #include "cli/json_fields.h"
 #include "cli/resource_views.h"
 #include "cli/table.h"
 #include "cli/timestamp.h"
+#include "cli/usage_command.h"
 
 namespace tollgate {
 
@@ -26,140 +29,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kConnectionGroup = "Connection";
-
-// A failure that has already been reported to the user; what is left of it is the exit code.
-struct Reported {
-  int exit_code;
-};
-template <typename T>
-using Outcome = tl::expected<T, Reported>;
-
-struct ConnectionOptions {
-  std::string url = kDefaultServerUrl;
-  std::string root_key;
-  bool json = false;
-};
-
-// Every leaf command takes these itself, rather than its group, so that they work after the
-// command name (`tollgate keys list --json`) and show in its --help.
-void AddConnectionOptions(CLI::App& command, ConnectionOptions& options) {
-  command.add_option("--url", options.url, "tollgate server to talk to")
-      ->envname("TOLLGATE_URL")
-      ->capture_default_str()
-      ->group(kConnectionGroup);
-  command
-      .add_option("--root-key", options.root_key,
-                  "root key to authenticate with; prefer the environment variable, since "
-                  "arguments are visible to other users of this machine")
-      ->envname("TOLLGATE_ROOT_KEY")
-      ->group(kConnectionGroup);
-  command.add_flag("--json", options.json, "print the response's data as JSON instead of text")
-      ->group(kConnectionGroup);
-}
-
-// What all client commands of one app share. Owned jointly by their callbacks.
-struct Shared {
-  ClientEnvironment environment;
-  int& exit_code;
-};
-using SharedPtr = std::shared_ptr<Shared>;
-
-// One command run's conversation with the server. The transport is made on the first request,
-// so a command checks its flags before anything needs a root key or the network. Every failure
-// is reported to the user here; commands only decide what to print on success.
-class Session {
- public:
-  Session(const Shared& shared, const ConnectionOptions& options)
-      : environment_(shared.environment), options_(options) {}
-
-  std::ostream& Out() { return environment_.out; }
-  std::ostream& Err() { return environment_.err; }
-  std::istream& In() { return environment_.in; }
-  bool WantsJson() const { return options_.json; }
-  UnixMillis Now() const { return environment_.clock->NowMillis(); }
-
-  void PrintJson(const json& value) { Out() << DumpJson(value, 2) << '\n'; }
-
-  Reported UsageError(std::string_view message) {
-    Err() << "error: " << StripControlCharacters(message) << '\n';
-    return {kExitUsage};
-  }
-
-  // Sends body to path; the whole envelope when the server accepted the request (HTTP 2xx).
-  Outcome<json> Call(std::string_view path, const json& body) {
-    auto transport = Transport();
-    if (!transport) return tl::unexpected(transport.error());
-    auto response = (*transport)->PostJson(path, body);
-    if (!response) return tl::unexpected(UsageError(response.error().detail));
-    if (response->status < 200 || response->status > 299) {
-      ReportApiError(*response);
-      return tl::unexpected(Reported{kExitApiError});
-    }
-    return std::move(response->body);
-  }
-
-  // Call, keeping only the envelope's data (null when there is none).
-  Outcome<json> CallData(std::string_view path, const json& body) {
-    auto envelope = Call(path, body);
-    if (!envelope) return envelope;
-    const json* data = FindField(*envelope, "data");
-    return data == nullptr ? json() : *data;
-  }
-
- private:
-  Outcome<ApiTransport*> Transport() {
-    if (transport_) return transport_.get();
-    if (options_.root_key.empty()) {
-      return tl::unexpected(UsageError("no root key: set TOLLGATE_ROOT_KEY or pass --root-key"));
-    }
-    auto url = ParseServerUrl(options_.url);
-    if (!url) return tl::unexpected(UsageError(url.error().detail));
-    transport_ = environment_.connect(*url, options_.root_key);
-    return transport_.get();
-  }
-
-  // "error: Title: detail", the field errors of a 400, and the request id to quote to whoever
-  // runs the server.
-  void ReportApiError(const ApiResponse& response) {
-    const json* error = FindField(response.body, "error");
-    const json none = json::object();
-    const json& problem = error != nullptr ? *error : none;
-    const std::string title = TextField(problem, "title", fmt::format("HTTP {}", response.status));
-    const std::string detail = TextField(problem, "detail", "");
-    // Each line is cleaned on its own: the server's strings may hold anything, our newlines not.
-    std::vector<std::string> lines{detail.empty() ? fmt::format("error: {}", title)
-                                                  : fmt::format("error: {}: {}", title, detail)};
-    if (const json* fields = FindField(problem, "errors");
-        fields != nullptr && fields->is_array()) {
-      for (const json& field : *fields) {
-        std::string line = fmt::format("  {}: {}", TextField(field, "location", "?"),
-                                       TextField(field, "message", "?"));
-        if (const std::string fix = TextField(field, "fix", ""); !fix.empty()) {
-          line += fmt::format(" (fix: {})", fix);
-        }
-        lines.push_back(std::move(line));
-      }
-    }
-    if (!response.request_id.empty()) lines.push_back("request id: " + response.request_id);
-    for (const std::string& line : lines) Err() << StripControlCharacters(line) << '\n';
-  }
-
-  const ClientEnvironment& environment_;
-  const ConnectionOptions& options_;
-  ApiTransportPtr transport_;
-};
-
-// Binds run to command: when the command is chosen, run gets a fresh session and its options,
-// and its result becomes the exit code. The options live as long as the callback, i.e. the app.
-template <typename Options>
-void OnRun(CLI::App& command, const SharedPtr& shared, std::shared_ptr<Options> options,
-           int (*run)(Session&, const Options&)) {
-  command.callback([shared, options, run] {
-    Session session(*shared, options->connection);
-    shared->exit_code = run(session, *options);
-  });
-}
+using cli::AddConnectionOptions;
+using cli::ConnectionOptions;
+using cli::Given;
+using cli::OnRun;
+using cli::Outcome;
+using cli::Session;
+using cli::SharedPtr;
 
 // Adds a repeatable option that takes one value per occurrence, or several separated by commas.
 CLI::Option* AddListOption(CLI::App& command, const std::string& name,
@@ -167,8 +43,6 @@ CLI::Option* AddListOption(CLI::App& command, const std::string& name,
   // allow_extra_args(false): otherwise "--role a KEY_ID" would take KEY_ID as a second role.
   return command.add_option(name, values, description)->allow_extra_args(false)->delimiter(',');
 }
-
-bool Given(const CLI::Option* option) { return option != nullptr && option->count() > 0; }
 
 // --- shared flag sets ---------------------------------------------------------------------------
 
@@ -821,6 +695,7 @@ ClientEnvironment DefaultClientEnvironment() {
       std::cerr,
       std::cin,
       std::make_shared<SystemClock>(),
+      LocaleIsUtf8(std::getenv("LC_ALL"), std::getenv("LC_CTYPE"), std::getenv("LANG")),
   };
 }
 
@@ -829,10 +704,11 @@ void AddClientCommands(CLI::App& app, int& exit_code) {
 }
 
 void AddClientCommands(CLI::App& app, int& exit_code, ClientEnvironment environment) {
-  auto shared = std::make_shared<Shared>(Shared{std::move(environment), exit_code});
+  auto shared = std::make_shared<cli::Shared>(cli::Shared{std::move(environment), exit_code});
   AddApisCommands(app, shared);
   AddKeysCommands(app, shared);
   AddRootKeysCommands(app, shared);
+  cli::AddUsageCommand(app, shared);
 }
 
 }  // namespace tollgate

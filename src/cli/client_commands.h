@@ -1,6 +1,10 @@
-// The command line for people: `tollgate apis|keys|rootkeys …`, on the same binary as the
+// The command line for people: `tollgate apis|keys|rootkeys|usage …`, on the same binary as the
 // server. Each command sends one or a few requests to a running tollgate over its HTTP API and
 // prints readable tables and records, or with --json the response's raw `data`.
+//
+// `tollgate usage [--key ID | --identity EXTERNAL_ID | --api ID] [--since 24h | --from T --to T]
+// [--by minute|hour|day|month] [--top N] [--ascii]` (usage_command.h) shows recorded usage as a
+// table, one row per period with a bar per row, and the totals over the range.
 //
 // Where the server is: --url, else TOLLGATE_URL, else http://127.0.0.1:8080. Credentials:
 // --root-key, else TOLLGATE_ROOT_KEY (prefer the variable: arguments are visible to other local
@@ -39,9 +43,9 @@ inline constexpr int kExitKeyNotValid = 3;
 
 inline constexpr const char* kDefaultServerUrl = "http://127.0.0.1:8080";
 
-// Registers the client subcommands `apis`, `keys` and `rootkeys` on app. When one of them runs,
-// it talks to the server at TOLLGATE_URL with TOLLGATE_ROOT_KEY (see above), prints to stdout
-// and stderr and sets exit_code, which must outlive app.
+// Registers the client subcommands `apis`, `keys`, `rootkeys` and `usage` on app. When one of
+// them runs, it talks to the server at TOLLGATE_URL with TOLLGATE_ROOT_KEY (see above), prints
+// to stdout and stderr and sets exit_code, which must outlive app.
 void AddClientCommands(CLI::App& app, int& exit_code);
 
 // What the client commands take from the outside world, so that tests can substitute a scripted
@@ -52,10 +56,13 @@ struct ClientEnvironment {
   std::ostream& out;
   std::ostream& err;
   std::istream& in;  // `keys verify -` reads the key from here, keeping it out of argv
-  std::shared_ptr<const Clock> clock;  // --expires-in counts from its now
+  std::shared_ptr<const Clock> clock;  // --expires-in and usage --since count from its now
+  // Whether out may carry non-ASCII drawing characters (the bars of `usage`); '#' when not.
+  bool utf8_output = false;
 };
 
-// The real world: HttpClient with the default timeout, std::cout, std::cerr, std::cin, SystemClock.
+// The real world: HttpClient with the default timeout, std::cout, std::cerr, std::cin,
+// SystemClock, and UTF-8 output when the locale variables (LC_ALL, LC_CTYPE, LANG) say UTF-8.
 ClientEnvironment DefaultClientEnvironment();
 
 void AddClientCommands(CLI::App& app, int& exit_code, ClientEnvironment environment);

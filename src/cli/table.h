@@ -31,4 +31,9 @@ std::string StripControlCharacters(std::string_view text);
 // Visible width of text as RenderTable counts it: its number of UTF-8 code points.
 std::size_t DisplayWidth(const std::string& text);
 
+// Whether the locale that the POSIX variables select uses UTF-8: the first of LC_ALL, LC_CTYPE
+// and LANG that is set and not empty names "UTF-8" or "utf8" (any case), e.g. "en_US.UTF-8",
+// "C.utf8". Unset everywhere means the "C" locale: ASCII. Arguments may be null.
+bool LocaleIsUtf8(const char* lc_all, const char* lc_ctype, const char* lang);
+
 }  // namespace tollgate

@@ -1,15 +1,17 @@
-// The command line for people (`tollgate apis|keys|rootkeys …`, src/cli/) against a real server:
+// The command line for people (`tollgate apis|keys|rootkeys|usage …`, src/cli/) against a real server:
 // the binary's client commands run as child processes, configured only through TOLLGATE_URL and
 // TOLLGATE_ROOT_KEY as a person's shell would. Exit codes: 0 ok, 1 the server refused, 2 usage or
 // connection error, 3 `keys verify` of a key that is not valid.
 //
 // The tests in this file run in order and share one server and one key's life: created, listed,
-// verified, disabled, revoked.
+// verified, disabled, revoked. `tollgate usage` is then checked on a key of its own, whose
+// verifications are known, against what the server's usage.* endpoints answer.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
+import { expectOk } from './lib/expect.mjs';
 import { binaryPath, recordSecret, startServer } from './lib/server.mjs';
 
 const kCliTimeoutMs = 20000;
@@ -212,6 +214,130 @@ test('usage and connection errors exit 2 with a clear message', async () => {
 
   const badUrl = await expectExit(2, ['apis', 'get', life.apiId], { env: { TOLLGATE_URL: 'https://example.test' } });
   assert.match(badUrl.stderr, /https is not supported/);
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const kMinuteMs = 60000;
+const kHourMs = 3600000;
+
+/**
+ * Splits `tollgate usage` output into the table's header, its rows as
+ * { start, total, valid, passed?, denied, credits, bar } and the totals record as an object.
+ */
+function parseUsage(stdout) {
+  const [table, record] = stdout.split('\n\n');
+  const [header, ...lines] = table.split('\n');
+  const columns = header.trim().split(/ {2,}/).slice(1).map((name) => name.toLowerCase());
+  const rows = lines.map((line) => {
+    const match = /^(\d{4}-\d\d-\d\d(?: \d\d:\d\d)?) +([\d, ]+?)(?: {2}([#x]+))?$/.exec(line);
+    assert.ok(match, `not a usage row: "${line}"\n${stdout}`);
+    const numbers = match[2].trim().split(/ +/).map((n) => Number(n.replaceAll(',', '')));
+    assert.equal(numbers.length, columns.length, `row "${line}" under "${header}"`);
+    const start = Date.parse(`${match[1].replace(' ', 'T')}${match[1].length > 10 ? ':00' : 'T00:00:00'}Z`);
+    return { start, ...Object.fromEntries(columns.map((c, i) => [c, numbers[i]])), bar: match[3] ?? '' };
+  });
+  const totals = Object.fromEntries(record.trimEnd().split('\n').map((line) => {
+    const [, label, value] = /^(\S+) {2,}(.*)$/.exec(line);
+    return [label, value];
+  }));
+  return { header, rows, totals };
+}
+
+const usage = {};
+
+test('usage shows a key\'s verifications per minute over the last hour, with bars and totals', async () => {
+  const created = JSON.parse((await expectExit(0, ['keys', 'create', '--api-id', life.apiId,
+    '--external-id', 'usage-cli', '--credits', '3', '--json'])).stdout);
+  recordSecret(created.key);
+  usage.keyId = created.keyId;
+  // 3 credits: 3 VALID, then 2 USAGE_EXCEEDED.
+  for (let i = 0; i < 3; ++i) await expectExit(0, ['keys', 'verify', created.key]);
+  for (let i = 0; i < 2; ++i) await expectExit(3, ['keys', 'verify', created.key]);
+  await sleep(300);  // the server writes usage every 100 ms
+
+  const args = ['usage', '--key', created.keyId, '--since', '1h', '--ascii'];
+  const { stdout } = await expectExit(0, args);
+  const { header, rows, totals } = parseUsage(stdout);
+  assert.match(header, /^MINUTE \(UTC\) +TOTAL +VALID +DENIED +CREDITS$/);
+  // Every minute of the hour is a row, empty ones too: 61 unless the hour began on a minute.
+  assert.ok(rows.length === 61 || rows.length === 60, describe(args, { code: 0, stdout, stderr: '' }));
+  rows.forEach((row, i) => i > 0 && assert.equal(row.start - rows[i - 1].start, kMinuteMs, stdout));
+  assert.ok(rows.at(-1).start <= Date.now() && Date.now() - rows.at(-1).start < 2 * kMinuteMs, stdout);
+
+  const sum = (field) => rows.reduce((total, row) => total + row[field], 0);
+  assert.deepEqual([sum('total'), sum('valid'), sum('denied'), sum('credits')], [5, 3, 2, 3], stdout);
+  // The busiest minute has the whole bar (40 characters here); a bar's 'x' part is its denials.
+  const busiest = Math.max(...rows.map((row) => row.total));
+  for (const row of rows) {
+    if (row.total === 0) assert.equal(row.bar, '', stdout);
+    if (row.total === busiest) assert.equal(row.bar.length, 40, stdout);
+    assert.equal(row.bar.includes('x'), row.denied > 0, stdout);
+  }
+  assert.equal(totals.Scope, `key ${created.keyId}`);
+  assert.equal(totals.Total, '5');
+  assert.equal(totals.Valid, '3 (60.0%)');
+  assert.equal(totals.Denied, '2 (40.0%): 2 USAGE_EXCEEDED');
+  assert.equal(totals.Credits, '3');
+});
+
+test('usage totals over a range agree with usage.summary, and --top ranks the key', async () => {
+  // Three whole hours around now: per hour by default, and the range needs no widening.
+  const from = Math.floor(Date.now() / kHourMs) * kHourMs - kHourMs;
+  const to = from + 3 * kHourMs;
+  const iso = (t) => new Date(t).toISOString().replace('.000Z', 'Z');
+  const args = ['usage', '--from', iso(from), '--to', iso(to), '--top', '10', '--ascii'];
+  const { stdout } = await expectExit(0, args);
+  const summary = expectOk(await server.call('/v2/usage.summary', { start: from, end: to }), 'usage.summary');
+
+  const [report, ...tops] = stdout.split('\nTop ');
+  const { header, rows, totals } = parseUsage(report);
+  assert.match(header, /^HOUR \(UTC\) +TOTAL +VALID +DENIED +CREDITS$/, stdout);
+  assert.deepEqual(rows.map((row) => row.start), [from, from + kHourMs, from + 2 * kHourMs]);
+  assert.equal(totals.Scope, 'everything');
+  assert.equal(totals.Total, String(summary.total), stdout);
+  assert.match(totals.Valid, new RegExp(`^${summary.valid} \\(`), stdout);
+  assert.equal(totals.Credits, String(summary.creditsSpent), stdout);
+  const denied = Object.entries(summary.byCode).filter(([code]) => code !== 'VALID');
+  assert.equal(Number(totals.Denied.split(' ')[0]), denied.reduce((n, [, count]) => n + count, 0), stdout);
+  for (const [code, count] of denied) assert.ok(totals.Denied.includes(`${count} ${code}`), stdout);
+
+  const topKeys = tops.find((t) => t.startsWith('keys\n')) ?? '';
+  assert.match(topKeys, new RegExp(`^${usage.keyId} +5 +3 +3$`, 'm'), stdout);
+  const topIdentities = tops.find((t) => t.startsWith('identities\n')) ?? '';
+  assert.match(topIdentities, /^usage-cli +5 +3 +3$/m, stdout);
+});
+
+test('usage --json prints what usage.timeseries answers, with the range', async () => {
+  const printed = JSON.parse((await expectExit(0, ['usage', '--identity', 'usage-cli', '--since', '2h',
+    '--by', 'minute', '--top', '3', '--json'])).stdout);
+  assert.equal(printed.granularity, 'minute');
+  assert.equal(printed.start % kMinuteMs, 0, 'the start is a whole minute');
+  assert.ok(printed.end - printed.start >= 2 * kHourMs && printed.end - printed.start < 2 * kHourMs + kMinuteMs);
+  const series = expectOk(await server.call('/v2/usage.timeseries', {
+    start: printed.start, end: printed.end, externalId: 'usage-cli', granularity: 'minute', groupBy: 'outcome',
+  }), 'usage.timeseries');
+  assert.deepEqual(printed.points, series.points);
+  assert.equal(printed.points.reduce((n, p) => n + p.count, 0), 5);
+  assert.deepEqual(printed.topKeys, [{ keyId: usage.keyId, count: 5, valid: 3, credits: 3 }]);
+  assert.ok(!('topIdentities' in printed), '--identity already names the one identity');
+});
+
+test('usage: bad flags exit 2, a root key without usage.*.read exits 1', async () => {
+  const duration = await expectExit(2, ['usage', '--since', '3w']);
+  assert.match(duration.stderr, /--since: invalid duration "3w"/);
+  const rows = await expectExit(2, ['usage', '--since', '30d', '--by', 'minute']);
+  assert.match(rows.stderr, /--by minute gives 4320[01] rows over this range, more than 10000/);  // 43201 unless now is a whole minute
+  await expectExit(2, ['usage', '--by', 'week']);
+  assert.equal((await expectExit(2, ['usage', '--since', '1h', '--from', '2024-01-01'])).stdout, '');
+
+  const created = await expectExit(0, ['rootkeys', 'create', '--name', 'no-usage', '--permission', 'api.*.read_api']);
+  const key = recordValue(created.stdout, 'Key');
+  recordSecret(key);
+  const refused = await expectExit(1, ['usage'], { env: { TOLLGATE_ROOT_KEY: key } });
+  assert.equal(refused.stdout, '');
+  assert.match(refused.stderr, /^error: .*\n/);
+  assert.match(refused.stderr, /usage\.\*\.read/);
+  assert.match(refused.stderr, /^request id: req_\S+$/m);
 });
 
 test('no command printed the root key', () => {

@@ -1,107 +1,18 @@
 #include "cli/client_commands.h"
 
 #include <cstdlib>
-#include <deque>
-#include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
+#include "cli_test_support.h"
+
 namespace tollgate {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kRootKey = "tg_root_SECRET";
-constexpr const char* kConnect = " --url http://tollgate.test:9000 --root-key tg_root_SECRET";
-// 2024-02-29T12:00:00Z
-constexpr UnixMillis kNow = 1'709'208'000'000;
-
-struct SentRequest {
-  std::string path;
-  json body;
-};
-
-// Plays the server: answers requests from a script, in order, and records them.
-class ScriptedServer {
- public:
-  void Answer(unsigned status, json body, std::string request_id = "req_test") {
-    answers_.push_back(ApiResponse{status, std::move(body), std::move(request_id)});
-  }
-  void AnswerData(json data) {
-    Answer(200, {{"meta", {{"requestId", "req_test"}}}, {"data", std::move(data)}});
-  }
-  void FailToConnect(std::string detail) {
-    answers_.push_back(tl::unexpected(Error::Unavailable(std::move(detail))));
-  }
-
-  Result<ApiResponse> Next(std::string_view path, const json& body) {
-    sent.push_back({std::string(path), body});
-    if (answers_.empty()) {
-      return Fail(Error::Internal("the test scripted no answer for " + std::string(path)));
-    }
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-
-  std::vector<SentRequest> sent;
-  std::vector<std::pair<std::string, std::string>> connections;  // (host:port+base, root key)
-
- private:
-  std::deque<Result<ApiResponse>> answers_;
-};
-
-class ScriptedTransport final : public ApiTransport {
- public:
-  explicit ScriptedTransport(ScriptedServer& server) : server_(server) {}
-  Result<ApiResponse> PostJson(std::string_view path, const json& body) override {
-    return server_.Next(path, body);
-  }
-
- private:
-  ScriptedServer& server_;
-};
-
-class ClientCommandsTest : public ::testing::Test {
- protected:
-  ClientCommandsTest() : clock_(std::make_shared<ManualClock>(kNow)) {
-    app_.require_subcommand(1);
-    AddClientCommands(
-        app_, exit_code_,
-        ClientEnvironment{
-            [this](const ServerUrl& url, const std::string& root_key) -> ApiTransportPtr {
-              server_.connections.emplace_back(url.host + ":" + url.port + url.base_path, root_key);
-              return std::make_unique<ScriptedTransport>(server_);
-            },
-            out_, err_, in_, clock_});
-  }
-
-  // Runs "tollgate <command_line>" with the test server's URL and root key appended.
-  int Run(const std::string& command_line) {
-    app_.parse(command_line + kConnect);
-    return exit_code_;
-  }
-
-  const json& OnlyRequest(const std::string& path) {
-    EXPECT_EQ(server_.sent.size(), 1u);
-    static const json kNothing;
-    if (server_.sent.empty()) return kNothing;
-    EXPECT_EQ(server_.sent.front().path, path);
-    return server_.sent.front().body;
-  }
-
-  ScriptedServer server_;
-  std::ostringstream out_;
-  std::ostringstream err_;
-  std::istringstream in_;
-  std::shared_ptr<ManualClock> clock_;
-  CLI::App app_{"tollgate"};
-  int exit_code_ = -1;
-};
 
 TEST_F(ClientCommandsTest, ApisCreatePrintsTheBareIdForScripts) {
   server_.AnswerData({{"apiId", "api_1"}});

@@ -75,5 +75,18 @@ TEST(StripControlCharacters, KeepsPrintableTextAndUtf8) {
   EXPECT_EQ(StripControlCharacters(std::string("a\0b\r\n", 5)), "a?b??");
 }
 
+TEST(LocaleIsUtf8, TheFirstVariableThatIsSetDecides) {
+  EXPECT_TRUE(LocaleIsUtf8(nullptr, nullptr, "en_US.UTF-8"));
+  EXPECT_TRUE(LocaleIsUtf8(nullptr, nullptr, "C.utf8"));
+  EXPECT_TRUE(LocaleIsUtf8("", "de_DE.Utf-8", "C"));
+  // LC_ALL overrides LC_CTYPE, which overrides LANG.
+  EXPECT_FALSE(LocaleIsUtf8("C", "en_US.UTF-8", "en_US.UTF-8"));
+  EXPECT_FALSE(LocaleIsUtf8(nullptr, "POSIX", "en_US.UTF-8"));
+  EXPECT_FALSE(LocaleIsUtf8(nullptr, nullptr, "en_US.ISO-8859-1"));
+  // Nothing set is the C locale.
+  EXPECT_FALSE(LocaleIsUtf8(nullptr, nullptr, nullptr));
+  EXPECT_FALSE(LocaleIsUtf8("", "", ""));
+}
+
 }  // namespace
 }  // namespace tollgate
