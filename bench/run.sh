@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs tollgate's benchmarks and prints their figures. Usage: bench/run.sh [build-dir]
+# The in-process figures are medians of 5 runs, interleaved at random so that a busy neighbour on
+# a shared machine weighs on every benchmark alike; the last lines say what recording usage adds
+# to a verification (see BM_RecordingCost in verify_bench.cc).
 set -euo pipefail
 build=${1:-build}
-echo "== in-process verification (Google Benchmark)"
-"$build/bench/verify_bench" --benchmark_min_time=0.5
+echo "== in-process verification and usage recording (Google Benchmark, medians of 5 runs)"
+"$build/bench/verify_bench" --benchmark_min_time=0.5 --benchmark_repetitions=5 \
+  --benchmark_enable_random_interleaving=true --benchmark_display_aggregates_only=true |
+  grep -v -E '_(mean|stddev|cv) '
 echo "== limiter decisions (Google Benchmark)"
 "$build/bench/limiter_bench" --benchmark_min_time=0.5
 bench/http_verify.sh "$build" 5

@@ -126,7 +126,7 @@ void RecordRatelimitUsage(UsageRecorder& usage, UnixMillis now, std::span<const 
     if (!results[i].passed) denied = &requests[i];
   }
   for (std::size_t i = 0; i < requests.size() && i < results.size(); ++i) {
-    UsageEvent event;
+    UsageEventView event;
     event.at = now;
     event.api_id = requests[i].ns;
     event.external_id = requests[i].identifier;
@@ -134,7 +134,7 @@ void RecordRatelimitUsage(UsageRecorder& usage, UnixMillis now, std::span<const 
     event.credits_spent = denied ? 0 : requests[i].cost;
     if (denied) event.denied_by = denied->ns;
     event.source = "ratelimit";
-    usage.Record(std::move(event));
+    usage.Record(event);
   }
 }
 

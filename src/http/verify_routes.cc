@@ -6,6 +6,7 @@
 #include "http/field_reader.h"
 #include "http/key_json.h"
 #include "http/routes.h"
+#include "verify/verify_usage.h"
 
 namespace tollgate {
 namespace {
@@ -106,33 +107,6 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
-// The usage event of one answered verification. Strings are copied once from the cached key
-// (it is shared) or moved; no JSON.
-UsageEvent UsageOf(const VerifyResult& result, std::int64_t credit_cost, UnixMillis now, std::string_view source,
-                   std::vector<std::string> tags) {
-  const VerifyOutcome& outcome = result.outcome;
-  UsageEvent event;
-  event.at = now;
-  event.code = VerifyCodeName(outcome.code);
-  event.source = source;
-  if (outcome.key) {
-    const Key& key = outcome.key->key;
-    event.api_id = key.api_id;
-    event.key_id = key.id;
-    event.external_id = key.external_id;
-    if (outcome.valid() && outcome.credits_remaining) event.credits_spent = credit_cost;
-  }
-  for (const AppliedLimit& limit : result.limits) {
-    if (limit.exceeded) {
-      event.denied_by = limit.name;
-      break;
-    }
-  }
-  if (tags.size() > kMaxUsageTags) tags.resize(kMaxUsageTags);  // analytics keep the first ten
-  event.tags = std::move(tags);
-  return event;
-}
-
 HttpResponse AuthorizeError(const HttpRequest& request, unsigned status, std::string_view code, const std::string& detail) {
   HttpResponse response;
   response.status = status;
@@ -189,13 +163,14 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
 
     CachedKeyPtr entry = keys.FindForVerify(secret);
     if (entry) {
+      PrefetchUsageIds(*entry);
       if (auto s = RequireScope(ctx.root_key, ApiScope(entry->key.api_id, "verify_key")); !s) return Fail(s.error());
     }
     request.permissions = query ? &*query : nullptr;
     auto result = verifier.Verify(std::move(entry), request);
     if (!result) return Fail(result.error());
     const UnixMillis now = clock.NowMillis();
-    usage.Record(UsageOf(*result, request.credit_cost, now, "verify", tags ? std::move(*tags) : std::vector<std::string>{}));
+    usage.Record(VerifyUsage(*result, request.credit_cost, now, "verify", tags ? std::span(*tags) : std::span<std::string>()));
     return OkResponse(ctx.request.request_id, VerifyResultToJson(*result, now));
   });
 
@@ -243,9 +218,11 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
       return response;
     }
 
-    auto result = verifier.Verify(keys.FindForVerify(secret), verify);
+    CachedKeyPtr entry = keys.FindForVerify(secret);
+    if (entry) PrefetchUsageIds(*entry);
+    auto result = verifier.Verify(std::move(entry), verify);
     if (!result) return AuthorizeError(request, 400, "BAD_REQUEST", result.error().detail);
-    usage.Record(UsageOf(*result, verify.credit_cost, now, "authorize", {}));
+    usage.Record(VerifyUsage(*result, verify.credit_cost, now, "authorize", {}));
     const VerifyOutcome& outcome = result->outcome;
     unsigned status = 200;
     switch (outcome.code) {

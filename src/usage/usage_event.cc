@@ -18,10 +18,10 @@ Result<UsageEvent> UsageEventFromJsonLine(std::string_view line) {
   const auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object()) return Fail(Error::InvalidInput("not a JSON object"));
   UsageEvent event;
-  auto text = [&json](const char* name, std::string& out) {
+  auto text = [&json](const char* name, UsageText& out) {
     const auto it = json.find(name);
     if (it == json.end() || !it->is_string()) return false;
-    out = it->get<std::string>();
+    out = it->get_ref<const std::string&>();
     return true;
   };
   auto integer = [&json](const char* name, std::int64_t& out) {

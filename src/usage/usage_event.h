@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "usage/usage_text.h"
 
 namespace tollgate {
 
@@ -22,20 +24,43 @@ inline constexpr std::string_view kRatelimitDenied = "RATELIMIT_DENIED";
 //
 // For source "ratelimit" there is no key: api_id holds the namespace as the request named it and
 // external_id the identifier, so a rollup by external id counts an identifier's decisions.
+//
+// The text fields are UsageText (see usage_text.h): they read as std::string_view, and an event of
+// typical ids allocates nothing for them.
 struct UsageEvent {
   UnixMillis at = 0;
-  std::string api_id;
-  std::string key_id;       // "" for NOT_FOUND and for ratelimit events
-  std::string external_id;  // the key's identity, if any
-  std::string code;         // a VerifyCode name, or kRatelimitPassed / kRatelimitDenied
+  UsageText api_id;
+  UsageText key_id;       // "" for NOT_FOUND and for ratelimit events
+  UsageText external_id;  // the key's identity, if any
+  UsageText code;         // a VerifyCode name, or kRatelimitPassed / kRatelimitDenied
   std::int64_t credits_spent = 0;
   std::vector<std::string> tags;  // at most kMaxUsageTags
-  std::string denied_by;          // name of the first limit that denied; "" when none did
-  std::string source;             // "verify" | "authorize" | "ratelimit"
+  UsageText denied_by;            // name of the first limit that denied; "" when none did
+  UsageText source;               // "verify" | "authorize" | "ratelimit"
+};
+
+// What UsageRecorder::Record takes: an event's fields, borrowed for the call (Record copies
+// them). The verify path fills one straight from the cached key and the request, so recording
+// builds no UsageEvent there. Only the first kMaxUsageTags tags are recorded.
+struct UsageEventView {
+  UnixMillis at = 0;
+  std::string_view api_id;
+  std::string_view key_id;
+  std::string_view external_id;
+  std::string_view code;
+  std::int64_t credits_spent = 0;
+  std::span<const std::string> tags;
+  std::string_view denied_by;
+  std::string_view source;
+
+  UsageEventView() = default;
+  UsageEventView(const UsageEvent& event)  // NOLINT(google-explicit-constructor): Record(event)
+      : at(event.at), api_id(event.api_id), key_id(event.key_id), external_id(event.external_id), code(event.code),
+        credits_spent(event.credits_spent), tags(event.tags), denied_by(event.denied_by), source(event.source) {}
 };
 
 // One NDJSON line (without the newline) for the spill file, and back. The field names are the
-// API's (keyId, externalId, ...), so the file reads like usage.export's NDJSON.
+// API's (keyId, externalId, ...), so a person can read the file (usage.export names two fields differently: time, creditsSpent).
 std::string UsageEventToJsonLine(const UsageEvent& event);
 Result<UsageEvent> UsageEventFromJsonLine(std::string_view line);
 

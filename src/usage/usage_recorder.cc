@@ -11,6 +11,8 @@
 #include <iterator>
 #include <utility>
 
+#include "usage/usage_thread_log.h"
+
 namespace tollgate {
 namespace {
 
@@ -59,13 +61,11 @@ std::uint64_t Load(const std::atomic<std::uint64_t>& counter) { return counter.l
 
 }  // namespace
 
-// A cache line of its own: two workers' buffers side by side would bounce one line between cores.
+// Cache lines of its own: two workers' buffers side by side would bounce lines between cores.
 struct alignas(64) UsageRecorder::ThreadBuffer {
-  std::mutex mutex;
-  std::vector<UsageEvent> events;          // guarded by mutex
-  std::uint64_t recorded = 0;              // guarded by mutex
-  std::thread::id owner;                   // guarded by the recorder's registry_mutex_
-  std::size_t reserve_hint = 16;           // flusher only: capacity to give the next vector
+  UsageThreadLog log;
+  std::uint64_t next_wake = 0;  // recording thread only: log.appended() that wakes the flusher
+  std::thread::id owner;        // guarded by the recorder's registry_mutex_
 };
 
 Result<std::unique_ptr<UsageRecorder>> UsageRecorder::Start(UsageStore& store, UsageRecorderOptions options) {
@@ -114,22 +114,18 @@ UsageRecorder::ThreadBuffer& UsageRecorder::RegisterThisThread() {
     buffers_.push_back(std::make_unique<ThreadBuffer>());
     buffer = buffers_.back().get();
     buffer->owner = me;
+    buffer->next_wake = options_.flush_batch;
   }
   local_slot = {id_, buffer};
   return *buffer;
 }
 
-void UsageRecorder::Record(UsageEvent&& event) {
+void UsageRecorder::Record(const UsageEventView& event) {
   ThreadBuffer& buffer =
       local_slot.recorder_id == id_ ? *static_cast<ThreadBuffer*>(local_slot.buffer) : RegisterThisThread();
-  std::size_t size = 0;
-  {
-    std::lock_guard lock(buffer.mutex);
-    buffer.events.push_back(std::move(event));
-    ++buffer.recorded;
-    size = buffer.events.size();
-  }
-  if (size == options_.flush_batch) {
+  buffer.log.Append(event);
+  if (buffer.log.appended() >= buffer.next_wake) {
+    buffer.next_wake += options_.flush_batch;
     // Once per batch: the wake-up's mutex is worth not losing the signal.
     {
       std::lock_guard lock(wake_mutex_);
@@ -173,21 +169,7 @@ Status UsageRecorder::Stop() {
 
 void UsageRecorder::DrainBuffers() {
   std::lock_guard registry(registry_mutex_);
-  for (const auto& buffer : buffers_) {
-    // Allocate outside the buffer's lock, so the recording thread waits only for the swap.
-    std::vector<UsageEvent> taken;
-    taken.reserve(buffer->reserve_hint);
-    {
-      std::lock_guard lock(buffer->mutex);
-      taken.swap(buffer->events);
-    }
-    buffer->reserve_hint = std::max<std::size_t>(16, std::min(taken.size(), options_.flush_batch));
-    if (pending_.empty()) {
-      pending_.swap(taken);
-    } else {
-      pending_.insert(pending_.end(), std::make_move_iterator(taken.begin()), std::make_move_iterator(taken.end()));
-    }
-  }
+  for (const auto& buffer : buffers_) buffer->log.Drain(pending_);
 }
 
 Status UsageRecorder::FlushLocked(bool final) {
@@ -199,7 +181,7 @@ Status UsageRecorder::FlushLocked(bool final) {
     wrote = true;
     if (auto written = store_.WriteUsage(pending_); written) {
       flushed_.fetch_add(pending_.size(), std::memory_order_relaxed);
-      flushed_from_memory_.fetch_add(pending_.size(), std::memory_order_relaxed);
+      flushed_from_memory_.fetch_add(pending_.size(), std::memory_order_release);
       pending_.clear();
       if (pending_.capacity() > 4 * options_.flush_batch) pending_.shrink_to_fit();  // after an outage
     } else {
@@ -251,7 +233,7 @@ Status UsageRecorder::SpillPending(std::size_t count) {
     return Fail(std::move(error));
   }
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
-  spilled_.fetch_add(count, std::memory_order_relaxed);
+  spilled_.fetch_add(count, std::memory_order_release);
   spill_has_events_ = true;
   return {};
 }
@@ -332,10 +314,7 @@ UsageCounters UsageRecorder::Counters() const {
   counters.last_flush_micros = last_flush_micros_.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(registry_mutex_);
-    for (const auto& buffer : buffers_) {
-      std::lock_guard buffer_lock(buffer->mutex);
-      counters.recorded += buffer->recorded;
-    }
+    for (const auto& buffer : buffers_) counters.recorded += buffer->log.appended();
   }
   const std::uint64_t out = from_memory + counters.spilled;
   counters.buffered = counters.recorded > out ? counters.recorded - out : 0;

@@ -3,13 +3,13 @@
 //
 // Threads and ownership:
 //  * Any thread calls Record(). Each thread appends to its own ThreadBuffer, found through a
-//    thread_local pointer (registered with this recorder on the thread's first Record). The only
-//    lock on that path is the buffer's own mutex, which nobody else takes except the flusher for
-//    the moment it swaps the buffer's vector with an empty one: uncontended, ~20 ns.
-//  * The flusher thread owns everything after the swap: the pending batch and the spill file. It
-//    wakes every flush_interval, or when a buffer reaches flush_batch events (the recording thread
-//    signals it once per batch). Flush() runs the same cycle on the caller's thread; the two are
-//    serialised by flush_mutex_.
+//    thread_local pointer (registered with this recorder on the thread's first Record), which
+//    holds a UsageThreadLog: the event's bytes are copied into a reused chunk, with no lock and no
+//    heap allocation while the chunk has room (a lock once per 64 KiB chunk).
+//  * The flusher thread owns everything after a drain: the events decoded from the logs (pending
+//    batch) and the spill file. It wakes every flush_interval, or when a thread has recorded
+//    another flush_batch events (that thread signals it). Flush() runs the same cycle on the
+//    caller's thread; the two are serialised by flush_mutex_.
 //
 // Failure policy (nothing is dropped): when the store fails, the batch stays in memory and is
 // retried next cycle; events beyond max_buffered are appended (oldest first) to the spill file as
@@ -18,14 +18,18 @@
 // The first cycle runs at start, so a spill left by an earlier run is replayed then. Stop() writes
 // everything to the store or, if the store is down, to the spill file.
 //
-// Loss bound: a hard kill (SIGKILL, power loss) loses what was in memory: at most one
-// flush_interval of events (or flush_batch per thread, whichever comes first) while the store
-// answers, and up to max_buffered events while it does not. Spilled events are on disk.
+// Loss bound: a hard kill (SIGKILL, power loss) loses what was in memory, i.e. everything recorded
+// after the last completed write: while the store answers, at most one flush_interval plus the
+// duration of two writes (the one under way and the one before it), or flush_batch per thread,
+// whichever comes first; while it does not, up to max_buffered events. Spilled events are on disk.
+// tests/integration/usage_durability.test.mjs measures it.
 //
-// Cost: Record moves the event into a vector (one move of ~9 words and 6 strings) under the
-// thread's own mutex; a thread's first Record takes the registry mutex once. ThreadBuffers are
-// kept for the recorder's life (threads that come and go leave an empty buffer each; tollgate's
-// workers are fixed).
+// Cost: measured by bench/verify_bench.cc (BM_RecordingCost: what recording adds to a
+// verification). Record encodes the event (~200 bytes for a verification with two tags) into the
+// thread's log; decoding into UsageEvents, with their allocations, happens on the flusher. Each
+// recording thread keeps up to 4 MiB of emptied chunks for reuse. A thread's first Record takes
+// the registry mutex once. ThreadBuffers are kept for the recorder's
+// life (threads that come and go leave an empty buffer each; tollgate's workers are fixed).
 #pragma once
 
 #include <atomic>
@@ -46,7 +50,7 @@ namespace tollgate {
 
 struct UsageRecorderOptions {
   std::chrono::milliseconds flush_interval{100};
-  std::size_t flush_batch = 10'000;     // a buffer this full wakes the flusher
+  std::size_t flush_batch = 10'000;     // every this many events of a thread wake the flusher
   std::size_t max_buffered = 1'000'000;  // events held in memory while the store fails
   std::string spill_path;                // NDJSON file; required
 };
@@ -74,9 +78,9 @@ class UsageRecorder {
   UsageRecorder(const UsageRecorder&) = delete;
   UsageRecorder& operator=(const UsageRecorder&) = delete;
 
-  // Appends to this thread's buffer. Never blocks on the store. Callable after Stop(): the event
-  // is then written by the destructor.
-  void Record(UsageEvent&& event);
+  // Copies the event into this thread's buffer. Never blocks on the store. Callable after Stop():
+  // the event is then written by the destructor.
+  void Record(const UsageEventView& event);
 
   // One flush cycle on the calling thread: everything recorded before the call is written to the
   // store (then the spill file is replayed), or kept/spilled by the policy above. Fails with the
@@ -96,7 +100,7 @@ class UsageRecorder {
   UsageRecorder(UsageStore& store, UsageRecorderOptions options);
   ThreadBuffer& RegisterThisThread();
   void RunFlusher();
-  // Moves every thread's events into pending_. flush_mutex_ held.
+  // Decodes every thread's events into pending_. flush_mutex_ held.
   void DrainBuffers();
   // flush_mutex_ held. `final`: spill whatever the store does not take.
   Status FlushLocked(bool final);

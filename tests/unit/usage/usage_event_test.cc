@@ -22,6 +22,21 @@ TEST(UsageEventTest, JsonLineRoundTripsEveryField) {
   EXPECT_EQ(back->source, event.source);
 }
 
+TEST(UsageEventTest, JsonLineHoldsTextFieldsAsStringsOfAnyLength) {
+  const std::string long_name(200, 'n');  // past UsageText's inline bytes
+  UsageEvent event{5, "api_4f8QZk3rT9wJm2XbAcDeFg", "key_7Hq2LmN9pR4sTv6WxYzAb", "6f1c2a7e-9b3d-4c8a-a1f0-000000000042",
+                   "VALID", 1, {}, long_name, "authorize"};
+  const std::string line = UsageEventToJsonLine(event);
+  EXPECT_NE(line.find(R"("externalId":"6f1c2a7e-9b3d-4c8a-a1f0-000000000042")"), std::string::npos) << line;
+  EXPECT_NE(line.find(R"("deniedBy":")" + long_name + '"'), std::string::npos) << line;
+  auto back = UsageEventFromJsonLine(line);
+  ASSERT_TRUE(back.has_value()) << back.error().detail;
+  EXPECT_EQ(back->api_id, "api_4f8QZk3rT9wJm2XbAcDeFg");
+  EXPECT_EQ(back->external_id, event.external_id);
+  EXPECT_EQ(back->denied_by, long_name);
+  EXPECT_EQ(back->source, "authorize");
+}
+
 TEST(UsageEventTest, TornOrForeignLinesAreRefused) {
   const std::string line = UsageEventToJsonLine({1, "a", "k", "", "VALID", 0, {}, "", "verify"});
   EXPECT_FALSE(UsageEventFromJsonLine(line.substr(0, line.size() / 2)).has_value());

@@ -12,18 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "../storage/temp_dir.h"
 #include "common/calendar.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                         \
-  do {                                                          \
-    const auto& result_ = (expr);                               \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail; \
-  } while (false)
 
 constexpr auto kNever = std::chrono::hours(1);  // tests drive flushes with Flush() and Stop()
 
