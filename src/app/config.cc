@@ -32,10 +32,13 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--shutdown-timeout-ms", c.shutdown_timeout_ms, "on SIGTERM, how long in-flight requests may take")
       ->envname("TOLLGATE_SHUTDOWN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
   serve.add_option("--usage-flush-interval-ms", c.usage_flush_interval_ms,
-                   "how often recorded usage events are written to the store (a hard kill loses at most this much)")
+                   "how often recorded usage events are written to the store (a hard kill loses this much plus the write under way)")
       ->envname("TOLLGATE_USAGE_FLUSH_INTERVAL_MS")->check(CLI::Range(1, 60'000))->capture_default_str();
   serve.add_option("--usage-flush-batch", c.usage_flush_batch, "a worker holding this many usage events wakes the writer early")
       ->envname("TOLLGATE_USAGE_FLUSH_BATCH")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
+  serve.add_option("--usage-max-buffered", c.usage_max_buffered,
+                   "while the store fails, usage events held in memory; the rest go to usage-spill.ndjson")
+      ->envname("TOLLGATE_USAGE_MAX_BUFFERED")->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}))->capture_default_str();
   serve.add_option("--usage-retention-days", c.usage_retention_days,
                    "raw usage events are kept this many days (rollups are kept)")
       ->envname("TOLLGATE_USAGE_RETENTION_DAYS")->check(CLI::Range(1, 3650))->capture_default_str();

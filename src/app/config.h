@@ -27,6 +27,7 @@ struct ServeConfig {
   std::string log_level = "info";
   int usage_flush_interval_ms = 100;      // the usage recorder writes a batch this often
   std::size_t usage_flush_batch = 10'000;  // ... or as soon as one worker buffered this many events
+  std::size_t usage_max_buffered = 1'000'000;  // while the store fails, events beyond this go to the spill file
   int usage_retention_days = 35;          // raw usage events older than this are deleted (rollups stay)
   std::string default_tier;  // "" = keys without any tier get no tier limits
   // Only from the environment, so it never shows in `ps` or shell history.

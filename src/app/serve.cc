@@ -101,6 +101,12 @@ int RunServe(const ServeConfig& config) {
       if (auto pruned = (*store)->PruneRawUsage(cutoff); !pruned) {
         spdlog::warn("old raw usage events not pruned yet: {}", pruned.error().detail);
       }
+      // Ingested event ids are remembered for the dedup window, plus a day: a copy sent at the
+      // window's far end (35 days after the timestamp, which was up to 5 minutes ahead of its
+      // receipt) still finds the original.
+      if (auto pruned = (*store)->PruneMeterEvents(now - (kMeterWindowDays + 1) * kMillisPerDay); !pruned) {
+        spdlog::warn("old ingested event ids not pruned yet: {}", pruned.error().detail);
+      }
     }
   });
   // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "rl:…"; its
@@ -113,6 +119,7 @@ int RunServe(const ServeConfig& config) {
   UsageRecorderOptions usage_options;
   usage_options.flush_interval = std::chrono::milliseconds(config.usage_flush_interval_ms);
   usage_options.flush_batch = config.usage_flush_batch;
+  usage_options.max_buffered = config.usage_max_buffered;
   usage_options.spill_path = UsageSpillPath(*sqlite_path);
   auto usage = UsageRecorder::Start(**store, std::move(usage_options));
   if (!usage) return fail(usage.error());
@@ -126,6 +133,10 @@ int RunServe(const ServeConfig& config) {
   AddTierRoutes(router, **tiers);
   AddRootKeyRoutes(router, **root_keys);
   AddUsageRoutes(router, **store);
+  AddUsageExportRoutes(router, **store);
+  AddUsageIngestRoute(router, **store, **keys, clock);
+  BillingService billing(**store, **tiers, events, clock);
+  AddBillingRoutes(router, billing);
   AddHealthRoutes(router, [&store]() -> std::string { return (*store)->Ping() ? "" : "store"; });
 
   auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });

@@ -9,6 +9,16 @@
 namespace tollgate {
 namespace {
 
+// "billingCycle": "calendar" | "anniversary" (tollgate's own) -> anniversary billing or not.
+std::optional<bool> ReadBillingCycle(FieldReader& body) {
+  const auto cycle = body.OptionalString("billingCycle");
+  if (!cycle) return std::nullopt;
+  if (*cycle == "calendar" || *cycle == "anniversary") return *cycle == "anniversary";
+  body.AddError(body.At("billingCycle"), "must be \"calendar\" or \"anniversary\"",
+                "anniversary: billing months run from the day and time the identity was created");
+  return std::nullopt;
+}
+
 constexpr const char* kCreateScope = "identity.*.create_identity";
 constexpr const char* kReadScope = "identity.*.read_identity";
 constexpr const char* kUpdateScope = "identity.*.update_identity";
@@ -27,6 +37,7 @@ void AddIdentityRoutes(Router& router, KeyService& keys) {
       params.ratelimits = ReadRateLimits(*limits, body.At("ratelimits"), body);
     }
     params.tier = body.OptionalString("tier", 1, 64).value_or("");
+    params.anniversary_billing = ReadBillingCycle(body).value_or(false);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
     if (auto s = RequireScope(ctx.root_key, kCreateScope); !s) return Fail(s.error());
     auto identity = keys.CreateIdentity(std::move(params));
@@ -70,6 +81,7 @@ void AddIdentityRoutes(Router& router, KeyService& keys) {
       params.ratelimits = ReadRateLimits(*limits, body.At("ratelimits"), body);
     }
     if (body.IsNull("tier")) params.tier = ""; else params.tier = body.OptionalString("tier", 1, 64);
+    params.anniversary_billing = ReadBillingCycle(body);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
     if (auto s = RequireScope(ctx.root_key, kUpdateScope); !s) return Fail(s.error());
     auto identity = keys.UpdateIdentity(std::move(params));

@@ -30,6 +30,7 @@ nlohmann::json IdentityToJson(const Identity& identity) {
   if (!identity.meta_json.empty()) out["meta"] = nlohmann::json::parse(identity.meta_json, nullptr, false);
   out["ratelimits"] = RateLimitsToJson(identity.ratelimits);
   if (!identity.tier.empty()) out["tier"] = identity.tier;
+  out["billingCycle"] = identity.anniversary_billing ? "anniversary" : "calendar";
   return out;
 }
 

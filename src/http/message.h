@@ -2,6 +2,7 @@
 // back; the router and handlers see nothing of sockets (as in Beast's own examples).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,11 +23,23 @@ struct HttpRequest {
   std::string request_id;    // "req_…", assigned by the server
 };
 
+// A streamed body, for answers too large to hold in memory (usage.export). The server calls the
+// producer on the connection's worker thread after the status line and headers went out, and
+// again after each piece is written (so memory is one piece, and a slow client slows the
+// producer down), until it answers kLast or kFailed. Each call appends the next piece to `out`,
+// which the server empties first. kFailed means the body cannot be completed: the producer logs
+// why, and the server closes the connection without the terminating chunk, so the client sees a
+// truncated transfer rather than a short file. A producer blocks its worker while it runs, so a
+// piece should cost milliseconds (one page of a store read), not the whole answer.
+enum class BodyPiece { kMore, kLast, kFailed };
+using BodyProducer = std::function<BodyPiece(std::string& out)>;
+
 struct HttpResponse {
   unsigned status = 200;
-  std::string body;  // JSON unless content_type says otherwise
+  std::string body;  // JSON unless content_type says otherwise; unused when producer is set
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  BodyProducer producer;  // set: the body is streamed (chunked on HTTP/1.1) instead of `body`
 
   void SetHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };

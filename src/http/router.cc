@@ -67,6 +67,16 @@ int JsonDepth(std::string_view text, int limit) {
   return deepest;
 }
 
+// A handler's result as the response: its own, or its error's; failures of tollgate or its store
+// are logged.
+HttpResponse Answer(const HttpRequest& request, Result<HttpResponse> result) {
+  if (result) return std::move(*result);
+  if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
+    spdlog::error("request {} to {}: {}", request.request_id, request.path, result.error().detail);
+  }
+  return ErrorResponse(request.request_id, result.error());
+}
+
 }  // namespace
 
 std::string DumpJson(const nlohmann::json& value) {
@@ -83,17 +93,36 @@ void Router::AddRpc(std::string path, RpcHandler handler, RpcBody body) {
 }
 
 void Router::AddPlain(std::string method, std::string path, PlainHandler handler) {
-  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler), RpcBody::kObject};
+  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler), RpcBody::kObject, {}};
+}
+
+void Router::AddPrefix(std::string method, std::string prefix, PrefixHandler handler) {
+  prefix_routes_.emplace_back(std::move(prefix), Route{std::move(method), {}, {}, RpcBody::kObject, std::move(handler)});
+}
+
+const Router::Route* Router::Find(const std::string& path, std::string_view& rest) const {
+  if (const auto it = routes_.find(path); it != routes_.end()) return &it->second;
+  const Route* found = nullptr;
+  std::size_t longest = 0;
+  for (const auto& [prefix, route] : prefix_routes_) {
+    if (path.size() > prefix.size() && path.starts_with(prefix) && prefix.size() > longest) {
+      found = &route;
+      longest = prefix.size();
+    }
+  }
+  if (found) rest = std::string_view(path).substr(longest);
+  return found;
 }
 
 HttpResponse Router::Handle(const HttpRequest& request) const {
-  const auto it = routes_.find(request.path);
-  if (it == routes_.end()) {
+  std::string_view rest;
+  const Route* found = Find(request.path, rest);
+  if (!found) {
     std::string detail = "no route for " + request.method + " " + request.path;
     if (!request.path.starts_with("/v2/")) detail += "; the API is POST /v2/<resource>.<action>";
     return ErrorResponse(request.request_id, Error::NotFound(std::move(detail)));
   }
-  const Route& route = it->second;
+  const Route& route = *found;
   // HEAD is GET without the body (the server drops it), as RFC 9110 9.3.2 asks.
   const bool head_of_get = request.method == "HEAD" && route.method == "GET";
   if (request.method != route.method && !head_of_get) {
@@ -105,6 +134,7 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
   }
   try {
     if (route.plain) return route.plain(request);
+    if (route.prefix) return HandlePrefix(route, request, rest);
     return HandleRpc(route, request);
   } catch (const std::exception& e) {
     spdlog::error("request {} to {} failed with an exception: {}", request.request_id, request.path, e.what());
@@ -124,16 +154,8 @@ HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) c
                                        (request.content_type.empty() ? std::string("none") : request.content_type) + "'",
                                    {}});
   }
-  if (request.authorization.empty()) {
-    return ErrorResponse(id, Error{ErrorCode::kUnauthorized,
-                                   "missing Authorization header; send 'Authorization: Bearer <root key>'", {}});
-  }
-  const std::string_view token = BearerToken(request.authorization);
-  std::shared_ptr<const RootKey> root_key = token.empty() ? nullptr : authenticate_(token);
-  if (!root_key) {
-    return ErrorResponse(id, Error{ErrorCode::kUnauthorized,
-                                   "the root key in the Authorization header is not valid", {}});
-  }
+  auto root_key = Authenticate(request);
+  if (!root_key) return ErrorResponse(id, root_key.error());
 
   if (JsonDepth(request.body, kMaxJsonDepth) > kMaxJsonDepth) {
     return ErrorResponse(id, Error::InvalidInput(
@@ -157,14 +179,23 @@ HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) c
     return ErrorResponse(id, Error::InvalidInput("the request body must be a JSON object",
                                                  {{"body", "must be a JSON object", "wrap the fields in {...}"}}));
   }
-  Result<HttpResponse> result = route.rpc(RpcContext{request, body, *root_key});
-  if (!result) {
-    if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
-      spdlog::error("request {} to {}: {}", id, request.path, result.error().detail);
-    }
-    return ErrorResponse(id, result.error());
+  return Answer(request, route.rpc(RpcContext{request, body, **root_key}));
+}
+
+HttpResponse Router::HandlePrefix(const Route& route, const HttpRequest& request, std::string_view rest) const {
+  auto root_key = Authenticate(request);
+  if (!root_key) return ErrorResponse(request.request_id, root_key.error());
+  return Answer(request, route.prefix(PrefixContext{request, rest, **root_key}));
+}
+
+Result<std::shared_ptr<const RootKey>> Router::Authenticate(const HttpRequest& request) const {
+  if (request.authorization.empty()) {
+    return Fail(Error{ErrorCode::kUnauthorized, "missing Authorization header; send 'Authorization: Bearer <root key>'", {}});
   }
-  return std::move(*result);
+  const std::string_view token = BearerToken(request.authorization);
+  std::shared_ptr<const RootKey> root_key = token.empty() ? nullptr : authenticate_(token);
+  if (!root_key) return Fail(Error{ErrorCode::kUnauthorized, "the root key in the Authorization header is not valid", {}});
+  return root_key;
 }
 
 }  // namespace tollgate

@@ -1,7 +1,9 @@
 // Maps a request to its handler: "POST /v2/<resource>.<action>" RPC routes with a JSON body and a
+// root key, prefix routes for resources named in the path (GET /billing/invoices/<id>.html) with a
 // root key, and plain routes (GET /livez, ...). Owns the checks every RPC route shares, in this
-// order: route (404), method (405), content type (415), root key (401), JSON body (400). A handler
-// is a plain function of the parsed request; it never sees the socket.
+// order: route (404), method (405), content type (415), root key (401), JSON body (400); prefix
+// routes share the route, method and root key checks. A handler is a plain function of the parsed
+// request; it never sees the socket.
 #pragma once
 
 #include <functional>
@@ -9,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,16 +32,27 @@ struct RpcContext {
   const RootKey& root_key;
 };
 
+struct PrefixContext {
+  const HttpRequest& request;
+  std::string_view rest;  // the path after the route's prefix; never empty
+  const RootKey& root_key;
+};
+
 class Router {
  public:
   using RpcHandler = std::function<Result<HttpResponse>(const RpcContext&)>;
   using PlainHandler = std::function<HttpResponse(const HttpRequest&)>;
+  using PrefixHandler = std::function<Result<HttpResponse>(const PrefixContext&)>;
   using Authenticator = std::function<std::shared_ptr<const RootKey>(std::string_view secret)>;
 
   explicit Router(Authenticator authenticate) : authenticate_(std::move(authenticate)) {}
 
   void AddRpc(std::string path, RpcHandler handler, RpcBody body = RpcBody::kObject);
   void AddPlain(std::string method, std::string path, PlainHandler handler);
+  // Every path that starts with `prefix` (ending in '/') and goes on, when no exact route has it;
+  // the longest matching prefix wins. The handler parses the rest and answers 404 for what it
+  // does not know.
+  void AddPrefix(std::string method, std::string prefix, PrefixHandler handler);
 
   // Never throws: an exception escaping a handler is a bug, answered with 500 and logged.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -48,11 +63,18 @@ class Router {
     RpcHandler rpc;      // set for RPC routes
     PlainHandler plain;  // set for plain routes
     RpcBody body = RpcBody::kObject;
+    PrefixHandler prefix;  // set for prefix routes
   };
+  // The route of an exact path, else of the longest prefix; nullptr when none.
+  const Route* Find(const std::string& path, std::string_view& rest) const;
   HttpResponse HandleRpc(const Route& route, const HttpRequest& request) const;
+  HttpResponse HandlePrefix(const Route& route, const HttpRequest& request, std::string_view rest) const;
+  // The root key of the Authorization header; Unauthorized (401) when it names none.
+  Result<std::shared_ptr<const RootKey>> Authenticate(const HttpRequest& request) const;
 
   Authenticator authenticate_;
   std::unordered_map<std::string, Route> routes_;  // by path; written only before serving
+  std::vector<std::pair<std::string, Route>> prefix_routes_;  // by prefix; likewise
 };
 
 // Checks that the root key holds `scope`; Forbidden naming the scope otherwise.

@@ -6,10 +6,13 @@
 #include <functional>
 
 #include "auth/root_key_service.h"
+#include "billing/billing_service.h"
 #include "common/result.h"
 #include "http/router.h"
 #include "keys/key_service.h"
 #include "ratelimit/ratelimit_service.h"
+#include "usage/meter_store.h"
+#include "usage/usage_export_store.h"
 #include "usage/usage_query_store.h"
 #include "usage/usage_recorder.h"
 #include "verify/verifier.h"
@@ -42,6 +45,15 @@ void AddTierRoutes(Router& router, TierService& tiers);
 void AddRootKeyRoutes(Router& router, RootKeyService& root_keys);
 // usage.{summary,timeseries,topKeys,topIdentities} (tollgate's own; scope usage.*.read).
 void AddUsageRoutes(Router& router, UsageQueryStore& usage);
+// usage.export (scope usage.*.read): raw usage events as CSV or NDJSON, streamed (usage_export_routes.cc).
+void AddUsageExportRoutes(Router& router, UsageExportStore& usage);
+// usage.ingest (tollgate's own; scope usage.*.ingest): metered usage from the provider's systems,
+// deduplicated by eventId; `keys` resolves a keyId to its identity.
+void AddUsageIngestRoute(Router& router, MeterStore& meters, KeyService& keys, Clock& clock);
+// billing.{previewInvoice,closePeriod,listInvoices,getInvoice,voidInvoice,exportInvoices} and
+// GET /billing/invoices/<invoiceId>.html, a printable page (tollgate's own; scopes billing.*.read
+// and billing.*.write).
+void AddBillingRoutes(Router& router, BillingService& billing);
 // GET /livez, GET /readyz (503 naming the failing check), GET /v2/liveness.
 // `ready` returns the name of the first failing check, or "" when all pass.
 void AddHealthRoutes(Router& router, std::function<std::string()> ready);

@@ -14,6 +14,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -42,14 +43,12 @@ std::string NextRequestId() {
   return id;
 }
 
-// Wraps the body and headers of a tollgate response into a Beast message.
-http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned version, bool keep_alive,
-                                          const std::string& request_id, bool head = false) {
-  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+// The headers of a tollgate response, on a Beast message of any body type.
+void SetHeaders(http::response_header<>& res, const HttpResponse& response, const std::string& request_id) {
   res.set(http::field::server, "tollgate");
   res.set(http::field::content_type, response.content_type);
   res.set("X-Request-Id", request_id);
-  for (auto& [name, value] : response.headers) {
+  for (const auto& [name, value] : response.headers) {
     // Header values carry stored strings (external ids, names); a CR or LF there would let data
     // forge headers. Validation refuses them at the edge; this is the last line of defence.
     if (!HasNoControlCharacters(value)) {
@@ -58,6 +57,13 @@ http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned vers
     }
     res.insert(name, value);
   }
+}
+
+// Wraps the body and headers of a tollgate response into a Beast message.
+http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned version, bool keep_alive,
+                                          const std::string& request_id, bool head = false) {
+  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
+  SetHeaders(res, response, request_id);
   const std::size_t length = response.body.size();
   if (!head) res.body() = std::move(response.body);
   res.keep_alive(keep_alive);
@@ -73,6 +79,19 @@ HttpResponse PlainError(unsigned status, const char* title, const std::string& d
                   R"(","detail":")" + detail + R"(","status":)" + std::to_string(status) +
                   R"(,"type":"urn:tollgate:error:transport"}})";
   return response;
+}
+
+// The producer's next piece. An exception is a bug; it counts as a failure of the body, since
+// nothing may escape into the event loop.
+BodyPiece NextPiece(BodyProducer& producer, std::string& piece, const std::string& request_id) {
+  try {
+    return producer(piece);
+  } catch (const std::exception& e) {
+    spdlog::error("the body of request {} failed with an exception: {}", request_id, e.what());
+  } catch (...) {
+    spdlog::error("the body of request {} failed with a non-standard exception", request_id);
+  }
+  return BodyPiece::kFailed;
 }
 
 }  // namespace
@@ -110,6 +129,10 @@ class HttpServer::Impl {
   // Answers a request whose headers or body broke a limit, then closes after draining a little.
   asio::awaitable<void> Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,
                                const std::string& request_id);
+  // Writes a response whose body comes from its producer; answers whether the connection may
+  // serve another request (false after an error, a failed body, or an HTTP/1.0 stream).
+  asio::awaitable<bool> WriteStreamed(beast::tcp_stream& stream, HttpResponse response, unsigned version,
+                                      bool keep_alive, const std::string& request_id, bool head);
 
   ServerOptions options_;
   Handler handler_;
@@ -256,7 +279,14 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
 
     HttpResponse response = handler_(request);
     const bool keep_alive = req.keep_alive() && !worker.draining;
-    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id, req.method() == http::verb::head);
+    const bool head = req.method() == http::verb::head;
+    if (response.producer) {
+      // A stream keeps the session busy (not idle) until its last piece: Shutdown lets it
+      // finish within the grace period, after which the reaper cuts it.
+      if (!co_await WriteStreamed(stream, std::move(response), req.version(), keep_alive, request_id, head)) break;
+      continue;
+    }
+    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id, head);
     stream.expires_after(options_.write_timeout);
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;
@@ -284,6 +314,52 @@ asio::awaitable<void> HttpServer::Impl::Reject(beast::tcp_stream& stream, unsign
   while (!ec && drained < (8u << 20)) {
     drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+// HTTP/1.1: the header with "Transfer-Encoding: chunked", one chunk per piece (each write
+// bounded by the write timeout), then the last chunk. HTTP/1.0 has no chunked encoding, so the
+// body is sent as is and ends with the connection. A failed body ends the connection without
+// the last chunk: the client sees a truncated transfer.
+asio::awaitable<bool> HttpServer::Impl::WriteStreamed(beast::tcp_stream& stream, HttpResponse response,
+                                                      unsigned version, bool keep_alive,
+                                                      const std::string& request_id, bool head) {
+  const bool chunked = version >= 11;
+  http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
+  SetHeaders(res, response, request_id);
+  res.keep_alive(keep_alive && chunked);
+  res.chunked(chunked);
+  http::response_serializer<http::empty_body> serializer{res};
+  boost::system::error_code ec;
+  stream.expires_after(options_.write_timeout);
+  co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  if (head) co_return res.keep_alive();
+
+  std::string piece;
+  std::size_t sent = 0;
+  for (BodyPiece state = BodyPiece::kMore; state != BodyPiece::kLast;) {
+    piece.clear();
+    state = NextPiece(response.producer, piece, request_id);
+    if (state == BodyPiece::kFailed) {
+      spdlog::warn("response to request {} cut after {} bytes of its body: the body could not be completed",
+                   request_id, sent);
+      co_return false;
+    }
+    if (piece.empty()) continue;  // an empty chunk would end the body
+    const asio::const_buffer bytes(piece.data(), piece.size());
+    stream.expires_after(options_.write_timeout);
+    if (chunked) {
+      co_await asio::async_write(stream, http::make_chunk(bytes), asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(stream, bytes, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) co_return false;
+    sent += piece.size();
+  }
+  if (!chunked) co_return false;
+  stream.expires_after(options_.write_timeout);
+  co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec && res.keep_alive();
 }
 
 void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {

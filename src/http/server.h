@@ -9,6 +9,11 @@
 // Limits: request body (413 above it), header size (431), a timeout to receive the headers and
 // one for the body (slow clients are cut off), an idle timeout between keep-alive requests, and
 // a cap on open connections per server.
+//
+// Streamed responses (HttpResponse::producer) go out chunked, one piece per write, each write
+// under the write timeout; the next piece is produced only once the previous one is written, so a
+// stream holds one piece in memory. A stream keeps its connection busy: Shutdown lets it finish
+// within the grace period and cuts it after.
 #pragma once
 
 #include <chrono>

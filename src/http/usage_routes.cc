@@ -3,12 +3,14 @@
 // whole buckets: every minute (timeseries: every bucket) that overlaps the range counts whole. With apiId they come from the raw
 // events (kept --usage-retention-days) and are exact to the millisecond; so is groupBy "tag"
 // (an event counts once under each of its tags; untagged events are not in that series).
+// groupBy "meter" reads the metered usage of usage.ingest instead: count and quantity per meter.
 #include <array>
 #include <string_view>
 
 #include "http/envelope.h"
 #include "http/field_reader.h"
 #include "http/routes.h"
+#include "http/usage_filter.h"
 
 namespace tollgate {
 namespace {
@@ -18,25 +20,7 @@ constexpr const char* kTimeseriesScope = "usage.*.read";
 constexpr const char* kTopScope = "usage.*.read";
 
 constexpr std::int64_t kDayMs = 86'400'000;
-constexpr std::int64_t kMaxRangeMs = 400 * kDayMs;
 constexpr std::int64_t kMaxBuckets = 10'000;
-
-// start, end and the optional keyId / externalId / apiId, with the range checks every endpoint
-// shares.
-UsageFilter ReadFilter(FieldReader& body) {
-  UsageFilter filter;
-  filter.from = body.RequiredInt("start", 0);
-  filter.to = body.RequiredInt("end", 0);
-  filter.key_id = body.OptionalString("keyId", 1, 255).value_or("");
-  filter.external_id = body.OptionalString("externalId", 1, 255).value_or("");
-  filter.api_id = body.OptionalString("apiId", 1, 255).value_or("");
-  if (body.ok() && filter.to <= filter.from) {
-    body.AddError(body.At("end"), "must be after start", "Send end > start (unix milliseconds, end exclusive).");
-  } else if (body.ok() && filter.to - filter.from > kMaxRangeMs) {
-    body.AddError(body.At("end"), "is more than 400 days after start", "Query at most 400 days at a time.");
-  }
-  return filter;
-}
 
 struct GranularityInfo {
   std::string_view name;
@@ -62,7 +46,7 @@ void AddTopRoute(Router& router, UsageQueryStore& usage, const char* path, bool 
   router.AddRpc(path, [&usage, by_identity](const RpcContext& ctx) -> Result<HttpResponse> {
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
-    const UsageFilter filter = ReadFilter(body);
+    const UsageFilter filter = ReadUsageFilter(body);
     const auto limit = body.OptionalInt("limit", 1, 100).value_or(10);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
     if (auto s = RequireScope(ctx.root_key, kTopScope); !s) return Fail(s.error());
@@ -78,25 +62,28 @@ void AddUsageRoutes(Router& router, UsageQueryStore& usage) {
   router.AddRpc("/v2/usage.summary", [&usage](const RpcContext& ctx) -> Result<HttpResponse> {
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
-    const UsageFilter filter = ReadFilter(body);
+    const UsageFilter filter = ReadUsageFilter(body);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
     if (auto s = RequireScope(ctx.root_key, kSummaryScope); !s) return Fail(s.error());
     auto summary = usage.Summary(filter);
     if (!summary) return Fail(summary.error());
     nlohmann::json by_code = nlohmann::json::object();
     for (const auto& [code, count] : summary->by_code) by_code[code] = count;
+    nlohmann::json meters = nlohmann::json::object();
+    for (const auto& [meter, total] : summary->meters) meters[meter] = {{"count", total.count}, {"quantity", total.quantity}};
     const auto valid = summary->by_code.find("VALID");
     return OkResponse(ctx.request.request_id,
                       {{"total", summary->total},
                        {"valid", valid == summary->by_code.end() ? 0 : valid->second},
                        {"byCode", std::move(by_code)},
-                       {"creditsSpent", summary->credits_spent}});
+                       {"creditsSpent", summary->credits_spent},
+                       {"meters", std::move(meters)}});
   });
 
   router.AddRpc("/v2/usage.timeseries", [&usage](const RpcContext& ctx) -> Result<HttpResponse> {
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
-    const UsageFilter filter = ReadFilter(body);
+    const UsageFilter filter = ReadUsageFilter(body);
     const std::string granularity_name = body.RequiredString("granularity", 1, 16);
     const std::string group_name = body.OptionalString("groupBy", 1, 16).value_or("");
     const GranularityInfo* granularity = nullptr;
@@ -115,8 +102,13 @@ void AddUsageRoutes(Router& router, UsageQueryStore& usage) {
     else if (group_name == "key") group_by = UsageGroupBy::kKey;
     else if (group_name == "identity") group_by = UsageGroupBy::kIdentity;
     else if (group_name == "tag") group_by = UsageGroupBy::kTag;
+    else if (group_name == "meter") group_by = UsageGroupBy::kMeter;
     else if (!group_name.empty()) {
-      body.AddError(body.At("groupBy"), "must be outcome, key, identity or tag (meter is not supported yet)");
+      body.AddError(body.At("groupBy"), "must be outcome, key, identity, tag or meter");
+    }
+    if (group_by == UsageGroupBy::kMeter && !filter.api_id.empty()) {
+      body.AddError(body.At("apiId"), "cannot be combined with groupBy \"meter\": metered usage belongs to customers, not APIs",
+                    "Leave apiId out, or filter by externalId or keyId.");
     }
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
     if (auto s = RequireScope(ctx.root_key, kTimeseriesScope); !s) return Fail(s.error());
@@ -124,7 +116,12 @@ void AddUsageRoutes(Router& router, UsageQueryStore& usage) {
     if (!points) return Fail(points.error());
     nlohmann::json data = nlohmann::json::array();
     for (const UsagePoint& point : *points) {
-      nlohmann::json item = {{"time", point.time}, {"count", point.count}, {"credits", point.credits}};
+      nlohmann::json item = {{"time", point.time}, {"count", point.count}};
+      if (group_by == UsageGroupBy::kMeter) {
+        item["quantity"] = point.quantity;
+      } else {
+        item["credits"] = point.credits;
+      }
       if (group_by != UsageGroupBy::kNone) item["group"] = point.group;
       data.push_back(std::move(item));
     }

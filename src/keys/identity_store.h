@@ -31,7 +31,7 @@ class IdentityStore {
   // externalId brings its identity into being.
   virtual Result<Identity> UpsertIdentity(const std::string& external_id, UnixMillis now) = 0;
   // Replaces meta, ratelimits and tier of the live identity with id identity.id.
-  virtual Status UpdateIdentity(const Identity& identity) = 0;
+  virtual Status UpdateIdentity(const Identity& identity, UnixMillis now) = 0;
   // Soft-deletes the identity and clears the external id of its live keys, in one transaction.
   virtual Status DeleteIdentity(const std::string& identity_id, UnixMillis now) = 0;
   virtual Result<std::optional<Identity>> GetIdentityById(const std::string& identity_id) = 0;

@@ -35,9 +35,16 @@
 namespace tollgate {
 
 // The live credit balance of one key. Guarded by mu.
+// A key's live credit balance. Two locks, always taken in this order:
+//  * write_mu orders the writes of this balance to the store (the credit flush, updateCredits,
+//    updateKey), so an older balance never lands after a newer one;
+//  * mu guards the fields; verifies take only mu, and never wait on the store: the flush writes
+//    a snapshot with mu released (KeyService::FlushCredits).
 struct CreditState {
+  std::mutex write_mu;
   std::mutex mu;
   std::optional<Credits> credits;
+  std::uint64_t version = 0;  // +1 on every change of `credits`
   bool dirty = false;  // changed by a verify since the store last saw it (KeyService::FlushCredits)
 };
 

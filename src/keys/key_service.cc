@@ -315,12 +315,14 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
   key.updated_at = clock_.NowMillis();
 
   // Credits change under the balance's lock, so no verify decrements a balance being replaced.
+  std::lock_guard credit_write_lock(entry->credits->write_mu);
   std::lock_guard credit_lock(entry->credits->mu);
   key.credits = params.credits ? *params.credits : entry->credits->credits;
   if (params.credits && key.credits && key.credits->refill) key.credits->last_refill_at = key.updated_at;
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.UpdateKey(key); !status) return status;
   entry->credits->credits = key.credits;
+  ++entry->credits->version;
   entry->credits->dirty = false;  // UpdateKey wrote the live balance
   const Key copy = key;
   if (auto cached = Cache(std::move(key), entry->credits); !cached) return Fail(cached.error());
@@ -394,6 +396,7 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
     return Fail(Error::InvalidInput("value must be between 0 and " + std::to_string(kMaxCredits),
                                     {{"body.value", "must be between 0 and " + std::to_string(kMaxCredits), ""}}));
   }
+  std::lock_guard write_lock(entry->credits->write_mu);
   std::lock_guard lock(entry->credits->mu);
   std::optional<Credits> credits = entry->credits->credits;
   if (credits) ApplyRefill(*credits, clock_.NowMillis());
@@ -423,6 +426,7 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
   }
   if (auto status = store_.UpdateCredits(key_id, credits); !status) return Fail(status.error());
   entry->credits->credits = credits;
+  ++entry->credits->version;
   entry->credits->dirty = false;  // the store has the live balance now
   return credits;
 }
@@ -449,6 +453,7 @@ Result<Identity> KeyService::CreateIdentity(CreateIdentityParams params) {
   identity.ratelimits = std::move(params.ratelimits);
   identity.tier = std::move(params.tier);
   identity.created_at = clock_.NowMillis();
+  identity.anniversary_billing = params.anniversary_billing;
   if (auto status = store_.InsertIdentity(identity); !status) return Fail(status.error());
   auto cached = std::make_shared<const Identity>(identity);
   cache_.PutIdentity(cached);
@@ -480,7 +485,8 @@ Result<Identity> KeyService::UpdateIdentity(UpdateIdentityParams params) {
   if (params.meta_json) identity.meta_json = std::move(*params.meta_json);
   if (params.ratelimits) identity.ratelimits = std::move(*params.ratelimits);
   if (params.tier) identity.tier = std::move(*params.tier);
-  if (auto status = store_.UpdateIdentity(identity); !status) return Fail(status.error());
+  if (params.anniversary_billing) identity.anniversary_billing = *params.anniversary_billing;
+  if (auto status = store_.UpdateIdentity(identity, clock_.NowMillis()); !status) return Fail(status.error());
   auto cached = std::make_shared<const Identity>(identity);
   cache_.PutIdentity(cached);
   RefreshKeysOf(identity.external_id, cached);
@@ -507,18 +513,30 @@ Status KeyService::FlushCredits() {
   }
   Status result;
   for (auto& [key_id, state] : batch) {
-    // The write happens under the balance's lock so it can never land after, and undo, a newer
-    // write (a verify's or an updateCredits'); verifies of this one key wait for it, once a second.
+    // write_mu keeps an updateCredits' write from landing before this older snapshot; mu is held
+    // only to take the snapshot and to settle afterwards, so verifies of the key never wait for
+    // the store (which may take its whole busy timeout while it is unavailable).
+    std::lock_guard write_lock(state->write_mu);
+    std::optional<Credits> snapshot;
+    std::uint64_t version = 0;
+    {
+      std::lock_guard lock(state->mu);
+      if (!state->dirty) continue;
+      snapshot = state->credits;
+      version = state->version;
+    }
+    auto status = store_.UpdateCredits(key_id, snapshot);
+    const bool written = status || status.error().code == ErrorCode::kNotFound;  // or the key is gone
+    if (!written) result = status;
     std::lock_guard lock(state->mu);
-    if (!state->dirty) continue;
-    auto status = store_.UpdateCredits(key_id, state->credits);
-    if (!status && status.error().code != ErrorCode::kNotFound) {
-      result = status;  // stays dirty and queued: the next flush retries
-      std::lock_guard dirty_lock(dirty_mu_);
-      dirty_credits_.emplace_back(key_id, state);
+    if (written && state->version == version) {
+      state->dirty = false;
       continue;
     }
-    state->dirty = false;  // written, or the key is gone
+    // Failed, or verifies changed the balance meanwhile (they saw it dirty and did not queue it):
+    // queue it again for the next flush.
+    std::lock_guard dirty_lock(dirty_mu_);
+    dirty_credits_.emplace_back(key_id, state);
   }
   return result;
 }
@@ -573,6 +591,7 @@ VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params)
     state.credits->remaining -= params.cost;
     changed = true;
   }
+  if (changed) ++state.version;
   if (changed && !state.dirty) {
     state.dirty = true;
     std::lock_guard dirty_lock(dirty_mu_);

@@ -69,6 +69,7 @@ struct CreateIdentityParams {
   std::string meta_json;  // "" for none
   std::vector<RateLimitConfig> ratelimits;
   std::string tier;       // "" for none; otherwise must name a tier
+  bool anniversary_billing = false;
 };
 
 // nullopt = leave as is; "" clears meta and tier; an empty vector removes every ratelimit.
@@ -77,6 +78,7 @@ struct UpdateIdentityParams {
   std::optional<std::string> meta_json;
   std::optional<std::vector<RateLimitConfig>> ratelimits;
   std::optional<std::string> tier;
+  std::optional<bool> anniversary_billing;
 };
 
 enum class CreditOperation { kSet, kIncrement, kDecrement };

@@ -77,6 +77,9 @@ struct Identity {
   std::vector<RateLimitConfig> ratelimits;
   std::string tier;         // tier name, "" when none
   UnixMillis created_at = 0;
+  // Billing periods: calendar months (false), or months from created_at (true): see
+  // billing/billing_service.h.
+  bool anniversary_billing = false;
 };
 
 struct Key {

@@ -6,10 +6,13 @@
 #include <memory>
 
 #include "auth/root_key_store.h"
+#include "billing/billing_store.h"
 #include "keys/key_store.h"
 #include "ratelimit/ratelimit_store.h"
 #include "verify/quota_store.h"
 #include "tiers/tier_store.h"
+#include "usage/meter_store.h"
+#include "usage/usage_export_store.h"
 #include "usage/usage_query_store.h"
 #include "usage/usage_store.h"
 
@@ -17,7 +20,7 @@ namespace tollgate {
 
 class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore,
               public RatelimitStore, public UsageStore,
-              public UsageQueryStore {
+              public UsageQueryStore, public MeterStore, public BillingStore, public UsageExportStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

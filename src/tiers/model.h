@@ -41,10 +41,43 @@ inline std::optional<OveragePolicy> ParseOveragePolicy(std::string_view name) {
   return std::nullopt;
 }
 
+inline constexpr std::int64_t kMicrosPerMinor = 1'000'000;
+
+// graduated: each slice of the overage quantity at its own price (like income tax brackets).
+// volume: the whole overage quantity at the price of the slice it ends in.
+enum class OverageModel { kGraduated, kVolume };
+
+struct PriceSlice {
+  // The last overage unit this slice covers, counted from the first unit past the included
+  // quantity; nullopt for the last slice (no end).
+  std::optional<std::int64_t> up_to;
+  std::int64_t price_micros = 0;  // per package (per unit when package_size is 1)
+
+  bool operator==(const PriceSlice&) const = default;
+};
+
+// How one meter is priced in one tier.
+struct MeterPricing {
+  std::string meter;          // "requests", or any meter of usage.ingest
+  std::int64_t included = 0;  // units per month covered by the base fee
+  OverageModel model = OverageModel::kGraduated;
+  // Prices are per package of this many units; a started package is charged whole ("0.50 per
+  // 1,000 tokens" is package_size 1000, price 50 cents = 50,000,000 micros).
+  std::int64_t package_size = 1;
+  std::vector<PriceSlice> slices;  // ascending up_to, the last without one; empty: overage is free
+
+  bool operator==(const MeterPricing&) const = default;
+};
+
 struct Pricing {
   std::string currency = "USD";               // ISO 4217 code
   std::int64_t base_fee_minor = 0;            // per month, in minor units (cents)
-  std::int64_t overage_unit_price_micros = 0; // per request past the quota, in micro-minor units
+  // Per request past the quota, in micro-minor units: the shorthand for a one-slice "requests"
+  // meter. A "requests" entry in `meters` replaces it.
+  std::int64_t overage_unit_price_micros = 0;
+  // Included units and overage prices per meter (billing/pricing.h prices them). The "requests"
+  // meter counts VALID verifications; its included quantity is always the tier's included_quota.
+  std::vector<MeterPricing> meters;
 };
 
 struct Tier {

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/ids.h"
+#include "common/text.h"
+#include "tiers/meter_pricing.h"
 
 namespace tollgate {
 namespace {
@@ -59,6 +61,27 @@ std::vector<std::string> ThrottleCycle(const Tier& tier, const TierSet::Map& all
   return {};
 }
 
+// Each meter once, with a valid name and pricing. "requests" takes its included quantity from
+// includedQuota (what verifications enforce), so it may not set its own.
+void ValidateMeters(const Tier& tier, const std::string& at, std::vector<FieldError>& errors) {
+  std::set<std::string_view> seen;
+  for (std::size_t i = 0; i < tier.pricing.meters.size(); ++i) {
+    const MeterPricing& meter = tier.pricing.meters[i];
+    const std::string item = at + "[" + std::to_string(i) + "]";
+    if (!IsValidLimitName(meter.meter) || meter.meter.size() > 64) {
+      errors.push_back({item + ".meter", "must be 1 to 64 characters of letters, digits and _ . : -", "e.g. \"tokens\""});
+    } else if (!seen.insert(meter.meter).second) {
+      errors.push_back({item + ".meter", "prices '" + meter.meter + "' a second time", "Price each meter once."});
+    }
+    if (meter.meter == "requests" && meter.included != 0) {
+      errors.push_back({item + ".included", "must be left out for \"requests\": includedQuota is its included quantity", ""});
+    }
+    for (const PricingProblem& problem : ValidateMeterPricing(meter)) {
+      errors.push_back({item + "." + problem.field, problem.message, ""});
+    }
+  }
+}
+
 // See TierService: checks one tier as it would be in `all`, the whole set after the change.
 void ValidateTier(const Tier& tier, const TierSet::Map& all, const std::string& at,
                   std::vector<FieldError>& errors) {
@@ -100,6 +123,7 @@ void ValidateTier(const Tier& tier, const TierSet::Map& all, const std::string& 
   if (tier.pricing.overage_unit_price_micros < 0) {
     errors.push_back({at + ".pricing.overageUnitPriceMicros", "must not be negative", ""});
   }
+  ValidateMeters(tier, at + ".pricing.meters", errors);
 }
 
 bool SameLimits(const std::vector<RateLimitConfig>& a, const std::vector<RateLimitConfig>& b) {
@@ -115,7 +139,8 @@ bool SameSettings(const Tier& a, const Tier& b) {
          a.included_quota == b.included_quota && a.overage_policy == b.overage_policy &&
          a.throttle_to == b.throttle_to && a.grace_percent == b.grace_percent &&
          a.pricing.currency == b.pricing.currency && a.pricing.base_fee_minor == b.pricing.base_fee_minor &&
-         a.pricing.overage_unit_price_micros == b.pricing.overage_unit_price_micros;
+         a.pricing.overage_unit_price_micros == b.pricing.overage_unit_price_micros &&
+         a.pricing.meters == b.pricing.meters;
 }
 
 std::string Count(std::int64_t count, const char* one, const char* many) {
@@ -152,6 +177,7 @@ void ApplyTierUpdate(Tier& tier, UpdateTierParams params) {
   if (params.currency) tier.pricing.currency = std::move(*params.currency);
   if (params.base_fee_minor) tier.pricing.base_fee_minor = *params.base_fee_minor;
   if (params.overage_unit_price_micros) tier.pricing.overage_unit_price_micros = *params.overage_unit_price_micros;
+  if (params.meters) tier.pricing.meters = std::move(*params.meters);
 }
 
 // ---- TierSet ----

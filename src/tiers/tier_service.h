@@ -82,6 +82,7 @@ struct UpdateTierParams {
   std::optional<std::string> currency;
   std::optional<std::int64_t> base_fee_minor;
   std::optional<std::int64_t> overage_unit_price_micros;
+  std::optional<std::vector<MeterPricing>> meters;  // replaces the whole list
 };
 
 // Applies the fields params sets to `tier` (params.name is not applied). How updates, creates

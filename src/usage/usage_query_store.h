@@ -20,8 +20,9 @@ namespace tollgate {
 
 enum class UsageGranularity { kMinute, kHour, kDay, kMonth };
 // kTag reads the raw events (retention-limited): an event counts once under each of its tags,
-// and events without tags are not counted.
-enum class UsageGroupBy { kNone, kOutcome, kKey, kIdentity, kTag };
+// and events without tags are not counted. kMeter reads the metered events of usage.ingest
+// instead of the verifications: one series per meter, with count (events) and quantity.
+enum class UsageGroupBy { kNone, kOutcome, kKey, kIdentity, kTag, kMeter };
 
 struct UsageFilter {
   UnixMillis from = 0;
@@ -31,10 +32,18 @@ struct UsageFilter {
   std::string api_id;       // "" = any; non-empty forces the raw events
 };
 
+struct MeterTotal {
+  std::int64_t count = 0;     // events
+  std::int64_t quantity = 0;  // sum of their quantities
+};
+
 struct UsageSummary {
   std::int64_t total = 0;
   std::int64_t credits_spent = 0;
   std::map<std::string, std::int64_t> by_code;  // only codes that occurred
+  // Metered usage (usage.ingest) by meter; only meters that occurred. Meters have no API, so
+  // this stays empty when the filter names an api_id.
+  std::map<std::string, MeterTotal> meters;
 };
 
 struct UsagePoint {
@@ -42,6 +51,7 @@ struct UsagePoint {
   std::string group;    // "" for UsageGroupBy::kNone
   std::int64_t count = 0;
   std::int64_t credits = 0;
+  std::int64_t quantity = 0;  // UsageGroupBy::kMeter only
 };
 
 struct UsageTopEntry {

@@ -206,7 +206,7 @@ test('tiers: built-ins listed, custom CRUD, validation, built-ins and tiers in u
       name: 'gold', description: 'the gold plan',
       ratelimits: [{ name: 'requests', limit: 50, duration: 1000, algorithm: 'token_bucket' }],
       includedQuota: 5000, overagePolicy: 'throttle', throttleTo: 'free', gracePercent: 10,
-      pricing: { currency: 'EUR', baseFee: 1900, overageUnitPriceMicros: 250 }, builtin: false,
+      pricing: { currency: 'EUR', baseFee: 1900, overageUnitPriceMicros: 250, meters: [] }, builtin: false,
       createdAt: undefined, updatedAt: undefined,
     });
   assert.deepEqual(await call(server, 'tiers.getTier', { name: 'gold' }), gold);
@@ -227,6 +227,17 @@ test('tiers: built-ins listed, custom CRUD, validation, built-ins and tiers in u
     'body.ratelimits[0].limit', 'limit 0');
   expectFieldError(await server.call('/v2/tiers.updateTier', { name: 'free', overagePolicy: 'throttle', throttleTo: 'gold' }),
     'body.throttleTo', 'throttle cycle free -> gold -> free');
+
+  // Meter prices: graduated slices per package, validated as a whole.
+  const tokens = { meter: 'tokens', included: 100000, model: 'graduated', packageSize: 1000,
+    slices: [{ upTo: 1000000, priceMicros: 50000000 }, { priceMicros: 30000000 }] };
+  const metered = await call(server, 'tiers.updateTier', { name: 'gold', pricing: { meters: [tokens] } });
+  assert.deepEqual(metered.pricing, { currency: 'EUR', baseFee: 1900, overageUnitPriceMicros: 250, meters: [tokens] });
+  expectFieldError(await server.call('/v2/tiers.updateTier', { name: 'gold', pricing: { meters: [
+    { ...tokens, slices: [{ upTo: 1500, priceMicros: 1 }, { priceMicros: 1 }] }] } }),
+  'body.pricing.meters[0].slices[0].upTo', 'a slice bound inside a package');
+  expectFieldError(await server.call('/v2/tiers.updateTier', { name: 'gold', pricing: { meters: [
+    { meter: 'tokens', model: 'tiered', slices: [] }] } }), 'body.pricing.meters[0].model', 'unknown model');
 
   const updated = await call(server, 'tiers.updateTier', { name: 'gold', includedQuota: null, overagePolicy: 'allow' });
   assert.equal(updated.includedQuota, null);

@@ -45,20 +45,20 @@ test('every analytics endpoint reports exactly the verifications made', async (t
   // Summary: everything, per key, per identity, per API (raw events).
   assert.deepEqual(await call('/v2/usage.summary', range), {
     total: 9, valid: 3, creditsSpent: 1,
-    byCode: { VALID: 3, RATE_LIMITED: 2, USAGE_EXCEEDED: 2, NOT_FOUND: 2 },
+    byCode: { VALID: 3, RATE_LIMITED: 2, USAGE_EXCEEDED: 2, NOT_FOUND: 2 }, meters: {},
   });
   assert.deepEqual(await call('/v2/usage.summary', { ...range, keyId: acmeKey.keyId }), {
-    total: 4, valid: 2, creditsSpent: 0, byCode: { VALID: 2, RATE_LIMITED: 2 },
+    total: 4, valid: 2, creditsSpent: 0, byCode: { VALID: 2, RATE_LIMITED: 2 }, meters: {},
   });
   assert.deepEqual(await call('/v2/usage.summary', { ...range, externalId: 'globex' }), {
-    total: 3, valid: 1, creditsSpent: 1, byCode: { VALID: 1, USAGE_EXCEEDED: 2 },
+    total: 3, valid: 1, creditsSpent: 1, byCode: { VALID: 1, USAGE_EXCEEDED: 2 }, meters: {},
   });
   assert.deepEqual(await call('/v2/usage.summary', { ...range, apiId }), {
-    total: 7, valid: 3, creditsSpent: 1, byCode: { VALID: 3, RATE_LIMITED: 2, USAGE_EXCEEDED: 2 },
+    total: 7, valid: 3, creditsSpent: 1, byCode: { VALID: 3, RATE_LIMITED: 2, USAGE_EXCEEDED: 2 }, meters: {},
   });
   // Half-open: a range ending at the minute's start sees nothing.
   assert.deepEqual(await call('/v2/usage.summary', { start: minute - 60000, end: minute }),
-    { total: 0, valid: 0, creditsSpent: 0, byCode: {} });
+    { total: 0, valid: 0, creditsSpent: 0, byCode: {}, meters: {} });
 
   // Timeseries per minute by outcome, key and identity; per hour in total.
   const series = async (fields) => call('/v2/usage.timeseries', { ...range, granularity: 'minute', ...fields });
@@ -110,7 +110,7 @@ test('analytics requests are validated at the edge and need usage.*.read', async
   expectFieldError(await server.call('/v2/usage.timeseries', { start: now - day, end: now, granularity: 'week' }),
     'body.granularity');
   expectFieldError(await server.call('/v2/usage.timeseries',
-    { start: now - day, end: now, granularity: 'hour', groupBy: 'meter' }), 'body.groupBy');
+    { start: now - day, end: now, granularity: 'hour', groupBy: 'week' }), 'body.groupBy');
   expectFieldError(await server.call('/v2/usage.topKeys', { start: now - day, end: now, limit: 0 }), 'body.limit');
   expectFieldError(await server.call('/v2/usage.topIdentities', { start: now - day, end: now, limit: 101 }), 'body.limit');
   expectOk(await server.call('/v2/usage.timeseries', { start: now - 400 * day, end: now, granularity: 'day' }));

@@ -190,12 +190,98 @@ CREATE TABLE usage_rollups (
 ) WITHOUT ROWID;
 )sql";
 
+// Metered usage from usage.ingest (issue 4): the provider's own events (tokens, requests, ...).
+//
+// meter_events: one row per accepted event. event_id is the provider's idempotency key; the
+// primary key makes a second copy an ignored insert. Rows are kept for the dedup window (pruned
+// by received_at, the time tollgate accepted them), so a late copy is recognised; the rollups
+// keep the sums for good. received_at also tells billing which events arrived after a period
+// was closed.
+// meter_rollups: event count and quantity per UTC bucket, like usage_rollups.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE meter_events (
+  event_id    TEXT PRIMARY KEY,
+  at          INTEGER NOT NULL,
+  external_id TEXT NOT NULL,
+  key_id      TEXT NOT NULL,
+  meter       TEXT NOT NULL,
+  quantity    INTEGER NOT NULL CHECK (quantity >= 0),
+  received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX meter_events_by_received_at ON meter_events (received_at);
+CREATE INDEX meter_events_by_external_id ON meter_events (external_id, at);
+
+CREATE TABLE meter_rollups (
+  granularity  TEXT NOT NULL CHECK (granularity IN ('minute', 'hour', 'day', 'month')),
+  bucket_start INTEGER NOT NULL,
+  key_id       TEXT NOT NULL,
+  external_id  TEXT NOT NULL,
+  meter        TEXT NOT NULL,
+  count        INTEGER NOT NULL,
+  quantity     INTEGER NOT NULL,
+  PRIMARY KEY (granularity, bucket_start, key_id, external_id, meter)
+) WITHOUT ROWID;
+)sql";
+
+// Billing (issue 5).
+//
+// tiers.meter_prices: what each meter costs in the tier, as the JSON array of
+// tiers/meter_pricing.h (nothing queries inside it; billing reads whole tiers).
+// identities.billing_cycle: 'calendar' months, or 'anniversary' months from created_at.
+// identity_tier_history: every change of a customer's tier with the time it took effect ('' = no
+// tier), so usage is priced under the tier in force when it happened. Seeded with the tiers
+// identities have now, as in force since forever.
+// invoices: finalized documents. Lines are a JSON array (billing/invoice_json.h): an invoice is
+// read and written whole and never changes after it is finalized, except to become void. At most
+// one finalized invoice per customer and period; numbers come from invoice_sequence in the
+// transaction that finalizes, so they are gapless and in order.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE tiers ADD COLUMN meter_prices TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE identities ADD COLUMN billing_cycle TEXT NOT NULL DEFAULT 'calendar'
+  CHECK (billing_cycle IN ('calendar', 'anniversary'));
+
+CREATE TABLE identity_tier_history (
+  external_id  TEXT NOT NULL,
+  effective_at INTEGER NOT NULL,
+  tier         TEXT NOT NULL,
+  PRIMARY KEY (external_id, effective_at)
+) WITHOUT ROWID;
+INSERT INTO identity_tier_history (external_id, effective_at, tier)
+  SELECT external_id, 0, tier FROM identities WHERE deleted_at IS NULL AND tier IS NOT NULL;
+
+CREATE TABLE invoices (
+  id           TEXT PRIMARY KEY,
+  number       TEXT NOT NULL UNIQUE,
+  external_id  TEXT NOT NULL,
+  period       TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  period_end   INTEGER NOT NULL,
+  currency     TEXT NOT NULL,
+  lines        TEXT NOT NULL,
+  total_minor  INTEGER NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('finalized', 'void')),
+  created_at   INTEGER NOT NULL,
+  voided_at    INTEGER,
+  void_reason  TEXT
+);
+CREATE UNIQUE INDEX invoices_finalized ON invoices (external_id, period) WHERE status = 'finalized';
+CREATE INDEX invoices_by_period ON invoices (period, number);
+
+CREATE TABLE invoice_sequence (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT INTO invoice_sequence (name, value) VALUES ('invoice', 0);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
     Migration{3, kSchemaV3},
     Migration{4, kSchemaV4},
     Migration{5, kSchemaV5},
+    Migration{6, kSchemaV6},
+    Migration{7, kSchemaV7},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

@@ -14,9 +14,15 @@
 #include "common/calendar.h"
 #include "common/ids.h"
 #include "storage/sqlite/migrations.h"
+#include "storage/sqlite/sqlite_internal.h"
+#include "tiers/meter_pricing.h"
 
 namespace tollgate {
 namespace {
+
+using sqlite_internal::During;
+using sqlite_internal::kUsageGranularities;
+using sqlite_internal::UsageBucketStart;
 
 // ---- Connection set-up ----
 
@@ -143,11 +149,15 @@ enum IdentityField : int {
   kIdentityRatelimits,
   kIdentityTier,
   kIdentityCreatedAt,
+  kIdentityBillingCycle,
 };
 constexpr int Param(IdentityField field) { return static_cast<int>(field) + 1; }
+std::string_view BillingCycleName(const Identity& identity) {
+  return identity.anniversary_billing ? "anniversary" : "calendar";
+}
 
 #define TOLLGATE_IDENTITY_SELECT                                                             \
-  "SELECT id, external_id, meta, ratelimits, tier, created_at FROM identities "             \
+  "SELECT id, external_id, meta, ratelimits, tier, created_at, billing_cycle FROM identities " \
   "WHERE deleted_at IS NULL "
 constexpr std::string_view kSelectIdentityByExternalId =
     TOLLGATE_IDENTITY_SELECT "AND external_id = ?1";
@@ -165,8 +175,8 @@ constexpr std::string_view kSelectAllIdentities = TOLLGATE_IDENTITY_SELECT "ORDE
 #undef TOLLGATE_IDENTITY_SELECT
 
 constexpr std::string_view kInsertIdentity =
-    "INSERT INTO identities (id, external_id, meta, ratelimits, tier, created_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO identities (id, external_id, meta, ratelimits, tier, created_at, billing_cycle) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 // DO NOTHING: another process may create the same identity between our read and this insert.
 // The conflict target names the partial unique index over live identities.
 constexpr std::string_view kUpsertIdentity =
@@ -174,8 +184,9 @@ constexpr std::string_view kUpsertIdentity =
     "VALUES (?1, ?2, NULL, '[]', NULL, ?6) "
     "ON CONFLICT (external_id) WHERE deleted_at IS NULL DO NOTHING";
 constexpr std::string_view kUpdateIdentity =
-    "UPDATE identities SET meta = ?3, ratelimits = ?4, tier = ?5 "
+    "UPDATE identities SET meta = ?3, ratelimits = ?4, tier = ?5, billing_cycle = ?7 "
     "WHERE id = ?1 AND deleted_at IS NULL";
+constexpr std::string_view kSelectExternalIdOfIdentity = "SELECT external_id FROM identities WHERE id = ?1";
 constexpr std::string_view kSoftDeleteIdentity =
     "UPDATE identities SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL";
 // Run after the soft delete, in the same transaction: the subquery still finds the row.
@@ -198,25 +209,26 @@ enum TierField : int {
   kTierBuiltin,
   kTierCreatedAt,
   kTierUpdatedAt,
+  kTierMeterPrices,
 };
 constexpr int Param(TierField field) { return static_cast<int>(field) + 1; }
 
 #define TOLLGATE_TIER_SELECT                                                                 \
   "SELECT name, description, ratelimits, included_quota, overage_policy, throttle_to, "     \
   "grace_percent, currency, base_fee_minor, overage_unit_price_micros, builtin, created_at, " \
-  "updated_at FROM tiers "
+  "updated_at, meter_prices FROM tiers "
 constexpr std::string_view kSelectTier = TOLLGATE_TIER_SELECT "WHERE name = ?1";
 constexpr std::string_view kSelectTiers = TOLLGATE_TIER_SELECT "ORDER BY name";
 #undef TOLLGATE_TIER_SELECT
 constexpr std::string_view kInsertTier =
     "INSERT INTO tiers (name, description, ratelimits, included_quota, overage_policy, "
     "throttle_to, grace_percent, currency, base_fee_minor, overage_unit_price_micros, builtin, "
-    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "created_at, updated_at, meter_prices) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 // name, builtin and created_at are immutable.
 constexpr std::string_view kUpdateTier =
     "UPDATE tiers SET description = ?2, ratelimits = ?3, included_quota = ?4, "
     "overage_policy = ?5, throttle_to = ?6, grace_percent = ?7, currency = ?8, "
-    "base_fee_minor = ?9, overage_unit_price_micros = ?10, updated_at = ?13 WHERE name = ?1";
+    "base_fee_minor = ?9, overage_unit_price_micros = ?10, updated_at = ?13, meter_prices = ?14 WHERE name = ?1";
 constexpr std::string_view kTierExists = "SELECT COUNT(*) FROM tiers WHERE name = ?1";
 // The three counts of TierUsage; served by identities_by_tier, keys_by_tier and a scan of the
 // (few) tiers.
@@ -272,12 +284,6 @@ constexpr std::string_view kSoftDeleteOverride =
 constexpr std::string_view kPing = "SELECT 1";
 
 // ---- Errors ----
-
-// Says which operation failed, in front of SQLite's own words.
-Error During(std::string_view what, Error error) {
-  error.detail = std::string(what) + ": " + error.detail;
-  return error;
-}
 
 Error CorruptColumn(std::string_view column, std::string_view row_id) {
   return Error::Internal("sqlite: column " + std::string(column) + " of " + std::string(row_id) +
@@ -475,7 +481,8 @@ void BindIdentity(SqliteStatement& statement, const Identity& identity) {
       .BindTextOrNull(Param(kIdentityMeta), identity.meta_json)
       .Bind(Param(kIdentityRatelimits), EncodeRateLimits(identity.ratelimits))
       .BindTextOrNull(Param(kIdentityTier), identity.tier)
-      .Bind(Param(kIdentityCreatedAt), identity.created_at);
+      .Bind(Param(kIdentityCreatedAt), identity.created_at)
+      .Bind(Param(kIdentityBillingCycle), BillingCycleName(identity));
 }
 
 Result<std::vector<Identity>> ReadIdentities(SqliteStatement& statement) {
@@ -493,6 +500,7 @@ Result<std::vector<Identity>> ReadIdentities(SqliteStatement& statement) {
     identity.ratelimits = std::move(*ratelimits);
     identity.tier = statement.ColumnText(kIdentityTier);
     identity.created_at = statement.ColumnInt64(kIdentityCreatedAt);
+    identity.anniversary_billing = statement.ColumnText(kIdentityBillingCycle) == "anniversary";
     identities.push_back(std::move(identity));
   }
 }
@@ -512,7 +520,8 @@ void BindTier(SqliteStatement& statement, const Tier& tier) {
       .Bind(Param(kTierOverageUnitPriceMicros), tier.pricing.overage_unit_price_micros)
       .Bind(Param(kTierBuiltin), std::int64_t{tier.builtin ? 1 : 0})
       .Bind(Param(kTierCreatedAt), tier.created_at)
-      .Bind(Param(kTierUpdatedAt), tier.updated_at);
+      .Bind(Param(kTierUpdatedAt), tier.updated_at)
+      .Bind(Param(kTierMeterPrices), MeterPricingsToJson(tier.pricing.meters).dump());
 }
 
 Result<std::vector<Tier>> ReadTiers(SqliteStatement& statement) {
@@ -536,6 +545,9 @@ Result<std::vector<Tier>> ReadTiers(SqliteStatement& statement) {
     tier.pricing.currency = statement.ColumnText(kTierCurrency);
     tier.pricing.base_fee_minor = statement.ColumnInt64(kTierBaseFeeMinor);
     tier.pricing.overage_unit_price_micros = statement.ColumnInt64(kTierOverageUnitPriceMicros);
+    auto meters = MeterPricingsFromJson(nlohmann::json::parse(statement.ColumnText(kTierMeterPrices), nullptr, false));
+    if (!meters) return Fail(CorruptColumn("tiers.meter_prices", tier.name));
+    tier.pricing.meters = std::move(*meters);
     tier.builtin = statement.ColumnInt64(kTierBuiltin) != 0;
     tier.created_at = statement.ColumnInt64(kTierCreatedAt);
     tier.updated_at = statement.ColumnInt64(kTierUpdatedAt);
@@ -796,22 +808,6 @@ constexpr std::string_view kUpsertUsageRollup =
     "count = count + excluded.count, credits = credits + excluded.credits";
 constexpr std::string_view kPruneUsageEvents = "DELETE FROM usage_events WHERE at < ?1";
 
-constexpr std::array<std::string_view, 4> kUsageGranularities = {"minute", "hour", "day", "month"};
-
-UnixMillis FloorTo(UnixMillis t, UnixMillis unit) { return t - ((t % unit) + unit) % unit; }
-
-UnixMillis UsageBucketStart(std::size_t granularity, UnixMillis t) {
-  switch (granularity) {
-    case 0: return FloorTo(t, 60'000);
-    case 1: return FloorTo(t, 3'600'000);
-    case 2: return StartOfDay(t);
-    default: {
-      const CivilDate date = ToCivil(t);
-      return FromCivil({date.year, date.month, 1});
-    }
-  }
-}
-
 Status SqliteStore::WriteUsage(std::span<const UsageEvent> events) {
   if (events.empty()) return {};
   // Sum the batch per rollup row first: a batch of 10k events from a few busy keys becomes a few
@@ -961,6 +957,9 @@ Result<UsageSummary> SqliteStore::Summary(const UsageFilter& filter) {
     summary.total += count;
     summary.credits_spent += statement->ColumnInt64(2);
   }
+  if (!raw) {
+    if (auto meters = ReadMeterTotals(filter, SummaryGranularity(filter), summary); !meters) return Fail(meters.error());
+  }
   return summary;
 }
 
@@ -970,6 +969,7 @@ Result<std::vector<UsagePoint>> SqliteStore::Timeseries(const UsageFilter& filte
   const bool raw = by_tag || !filter.api_id.empty();
   const auto g = static_cast<std::size_t>(granularity);
   std::lock_guard lock(mutex_);
+  if (group_by == UsageGroupBy::kMeter) return MeterTimeseries(filter, g);
   auto statement = connection_.Prepare(by_tag ? kUsageTimeseriesByTagFromEvents
                                        : raw  ? kUsageTimeseriesFromEvents
                                               : kUsageTimeseriesFromRollups);
@@ -1023,13 +1023,16 @@ Result<std::optional<Identity>> SqliteStore::SelectIdentity(std::string_view que
 
 Status SqliteStore::InsertIdentity(const Identity& identity) {
   std::lock_guard lock(mutex_);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During("inserting identity " + identity.external_id, std::move(transaction.error())));
   auto statement = connection_.Prepare(kInsertIdentity);
   if (!statement) return Fail(std::move(statement.error()));
   BindIdentity(*statement, identity);
   if (auto ran = statement->Run(); !ran) {
     return Fail(During("inserting identity " + identity.external_id, std::move(ran.error())));
   }
-  return {};
+  if (auto recorded = RecordTierChange(identity.external_id, identity.tier, identity.created_at); !recorded) return recorded;
+  return transaction->Commit();
 }
 
 Result<Identity> SqliteStore::UpsertIdentity(const std::string& external_id, UnixMillis now) {
@@ -1053,17 +1056,36 @@ Result<Identity> SqliteStore::UpsertIdentity(const std::string& external_id, Uni
   return std::move(**created);
 }
 
-Status SqliteStore::UpdateIdentity(const Identity& identity) {
+Status SqliteStore::UpdateIdentity(const Identity& identity, UnixMillis now) {
   std::lock_guard lock(mutex_);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(During("updating identity " + identity.id, std::move(transaction.error())));
   auto statement = connection_.Prepare(kUpdateIdentity);
   if (!statement) return Fail(std::move(statement.error()));
-  // Not BindIdentity: the statement's highest parameter is ?5, and binding past it is an error.
+  // Not BindIdentity: the statement has no ?2 or ?6.
   statement->Bind(Param(kIdentityId), identity.id)
       .BindTextOrNull(Param(kIdentityMeta), identity.meta_json)
       .Bind(Param(kIdentityRatelimits), EncodeRateLimits(identity.ratelimits))
-      .BindTextOrNull(Param(kIdentityTier), identity.tier);
-  return RunOnOne(connection_, *statement, "updating identity " + identity.id,
-                  "identity " + identity.id + " not found");
+      .BindTextOrNull(Param(kIdentityTier), identity.tier)
+      .Bind(Param(kIdentityBillingCycle), BillingCycleName(identity));
+  if (auto updated = RunOnOne(connection_, *statement, "updating identity " + identity.id,
+                              "identity " + identity.id + " not found");
+      !updated) {
+    return updated;
+  }
+  // The history is keyed by external id, which an update never changes.
+  if (auto recorded = RecordTierChange(identity.external_id, identity.tier, now); !recorded) return recorded;
+  return transaction->Commit();
+}
+
+Result<std::string> SqliteStore::SelectIdentityIncludingDeleted(const std::string& identity_id) {
+  auto statement = connection_.Prepare(kSelectExternalIdOfIdentity);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, identity_id);
+  auto row = statement->Step();
+  if (!row) return Fail(During("reading identity " + identity_id, std::move(row.error())));
+  if (!*row) return Fail(Error::NotFound("identity " + identity_id + " not found"));
+  return statement->ColumnText(0);
 }
 
 Status SqliteStore::DeleteIdentity(const std::string& identity_id, UnixMillis now) {
@@ -1084,6 +1106,10 @@ Status SqliteStore::DeleteIdentity(const std::string& identity_id, UnixMillis no
   if (auto detached = keys->Run(); !detached) {
     return Fail(During("detaching the keys of identity " + identity_id, std::move(detached.error())));
   }
+  // A deleted customer has no tier (and no base fee) from now on.
+  auto deleted = SelectIdentityIncludingDeleted(identity_id);
+  if (!deleted) return Fail(std::move(deleted.error()));
+  if (auto recorded = RecordTierChange(*deleted, "", now); !recorded) return recorded;
   return transaction->Commit();
 }
 

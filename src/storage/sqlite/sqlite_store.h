@@ -55,7 +55,7 @@ class SqliteStore final : public Store {
   // IdentityStore
   Status InsertIdentity(const Identity& identity) override;
   Result<Identity> UpsertIdentity(const std::string& external_id, UnixMillis now) override;
-  Status UpdateIdentity(const Identity& identity) override;
+  Status UpdateIdentity(const Identity& identity, UnixMillis now) override;
   Status DeleteIdentity(const std::string& identity_id, UnixMillis now) override;
   Result<std::optional<Identity>> GetIdentityById(const std::string& identity_id) override;
   Result<std::optional<Identity>> GetIdentityByExternalId(const std::string& external_id) override;
@@ -91,6 +91,26 @@ class SqliteStore final : public Store {
                                              UsageGroupBy group_by) override;
   Result<std::vector<UsageTopEntry>> Top(const UsageFilter& filter, bool by_identity, std::size_t limit) override;
 
+  // BillingStore (sqlite_billing.cc)
+  Result<std::optional<UnixMillis>> BillingAnchor(const std::string& external_id) override;
+  Result<std::vector<TierChange>> TierHistory(const std::string& external_id) override;
+  Result<std::map<std::string, std::int64_t>> BillableUsage(const std::string& external_id, UnixMillis from,
+                                                             UnixMillis to) override;
+  Result<std::vector<std::string>> BillingCandidates(UnixMillis from, UnixMillis to) override;
+  Result<std::vector<std::pair<Invoice, bool>>> FinalizeInvoices(std::span<const Invoice> drafts,
+                                                                 UnixMillis now) override;
+  Result<std::vector<Invoice>> ListInvoices(const InvoiceFilter& filter) override;
+  Result<std::optional<Invoice>> GetInvoice(const std::string& invoice_id) override;
+  Result<Invoice> VoidInvoice(const std::string& invoice_id, const std::string& reason, UnixMillis now) override;
+
+  // MeterStore (sqlite_meters.cc)
+  Result<MeterIngestResult> IngestMeterEvents(std::span<const MeterEvent> events, UnixMillis received_at) override;
+  Status PruneMeterEvents(UnixMillis received_before) override;
+
+  // UsageExportStore (sqlite_usage_export.cc)
+  Result<UsageExportPage> ExportUsagePage(const UsageExportFilter& filter, const std::optional<UsageExportCursor>& after,
+                                          std::size_t limit) override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id) override;
@@ -105,6 +125,15 @@ class SqliteStore final : public Store {
 
   // The first row of an identity query with ?1 = value; mutex held.
   Result<std::optional<Identity>> SelectIdentity(std::string_view query, const std::string& value);
+  // The external id of an identity, deleted or not; mutex held.
+  Result<std::string> SelectIdentityIncludingDeleted(const std::string& identity_id);
+  // Appends a change of the customer's tier to identity_tier_history unless it is already the
+  // latest; mutex held (sqlite_billing.cc).
+  Status RecordTierChange(const std::string& external_id, const std::string& tier, UnixMillis at);
+  // The meter side of Summary and Timeseries, over the meter rollups of granularity index g;
+  // mutex held (sqlite_meters.cc).
+  Status ReadMeterTotals(const UsageFilter& filter, std::size_t g, UsageSummary& summary);
+  Result<std::vector<UsagePoint>> MeterTimeseries(const UsageFilter& filter, std::size_t g);
 
   std::mutex mutex_;
   SqliteConnection connection_;  // guarded by mutex_

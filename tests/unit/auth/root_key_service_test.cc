@@ -9,17 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "common/crypto.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                         \
-  do {                                                          \
-    const auto& result_ = (expr);                               \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail; \
-  } while (false)
 
 constexpr UnixMillis kStart = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 const std::string kEnvKey = "operator-chosen-root-key-0123456789";

@@ -1,5 +1,6 @@
 // The checks every RPC route shares, in their documented order (404, 405, 415, 401, 400), and
-// what becomes of a handler's result: its error's status, or a 500 for an exception.
+// what becomes of a handler's result: its error's status, or a 500 for an exception; prefix
+// routes (longest prefix, root key, method).
 #include "http/router.h"
 
 #include <memory>
@@ -291,6 +292,83 @@ TEST_F(RouterTest, AnExceptionFromAHandlerBecomesA500AndDoesNotEscape) {
   HttpResponse response;
   EXPECT_NO_THROW(response = router_.Handle(plain));
   EXPECT_EQ(response.status, 500u);
+}
+
+// A prefix route answering with what it was given: the rest of the path and the root key's id.
+class PrefixRouteTest : public RouterTest {
+ protected:
+  PrefixRouteTest() {
+    for (const char* prefix : {"/things/", "/things/special/"}) {
+      router_.AddPrefix("GET", prefix, [this, prefix](const PrefixContext& context) -> Result<HttpResponse> {
+        ++handler_calls_;
+        if (context.rest == "missing") return Fail(Error::NotFound("no thing 'missing'"));
+        HttpResponse response;
+        response.content_type = "text/plain";
+        response.body = std::string(prefix) + "|" + std::string(context.rest) + "|" + context.root_key.id;
+        return response;
+      });
+    }
+  }
+
+  static HttpRequest Get(std::string path, std::string authorization = std::string("Bearer ") + kGoodKey) {
+    HttpRequest request;
+    request.method = "GET";
+    request.path = std::move(path);
+    request.authorization = std::move(authorization);
+    request.request_id = "req_get";
+    return request;
+  }
+};
+
+TEST_F(PrefixRouteTest, TheHandlerGetsTheRestOfThePathUnderTheLongestPrefix) {
+  HttpResponse response = router_.Handle(Get("/things/inv_1.html"));
+  EXPECT_EQ(response.status, 200u);
+  EXPECT_EQ(response.body, "/things/|inv_1.html|rk_good");
+  response = router_.Handle(Get("/things/special/a/b"));
+  EXPECT_EQ(response.body, "/things/special/|a/b|rk_good");
+  // HEAD is GET without the body, as for plain routes.
+  HttpRequest head = Get("/things/x");
+  head.method = "HEAD";
+  EXPECT_EQ(router_.Handle(head).status, 200u);
+  EXPECT_EQ(handler_calls_, 3);
+}
+
+TEST_F(PrefixRouteTest, ThePrefixAloneOrAnotherPathIs404AndExactRoutesComeFirst) {
+  for (const char* path : {"/things/", "/things", "/thingsx/y", "/other/things/y"}) {
+    const HttpResponse response = router_.Handle(Get(path));
+    EXPECT_EQ(response.status, 404u) << path;
+    EXPECT_EQ(Json(response)["error"]["status"], 404) << path;
+  }
+  router_.AddPlain("GET", "/things/exact", [](const HttpRequest&) {
+    HttpResponse response;
+    response.body = "exact";
+    return response;
+  });
+  EXPECT_EQ(router_.Handle(Get("/things/exact", "")).body, "exact");
+  EXPECT_EQ(handler_calls_, 0);
+}
+
+TEST_F(PrefixRouteTest, NeedsAValidRootKeyLikeRpcRoutes) {
+  for (const std::string authorization : {"", "Bearer", "Bearer wrong", "Basic tg_root_good"}) {
+    const HttpResponse response = router_.Handle(Get("/things/x", authorization));
+    EXPECT_EQ(response.status, 401u) << '"' << authorization << '"';
+    EXPECT_EQ(Json(response)["error"]["status"], 401);
+  }
+  EXPECT_EQ(handler_calls_, 0);
+  EXPECT_EQ(router_.Handle(Get("/things/x", "bearer tg_root_good")).status, 200u);
+}
+
+TEST_F(PrefixRouteTest, WrongMethodIs405AndHandlerErrorsKeepTheirStatus) {
+  HttpRequest post = Get("/things/x");
+  post.method = "POST";
+  const HttpResponse wrong = router_.Handle(post);
+  EXPECT_EQ(wrong.status, 405u);
+  EXPECT_EQ(Header(wrong, "Allow"), "GET");
+
+  const HttpResponse missing = router_.Handle(Get("/things/missing"));
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(Json(missing)["error"]["detail"], "no thing 'missing'");
+  EXPECT_EQ(Json(missing)["meta"]["requestId"], "req_get");
 }
 
 TEST(RequireScopeTest, AllowsHeldScopesAndNamesAMissingOne) {

@@ -12,18 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "common/calendar.h"
 #include "events/inprocess/in_process_event_bus.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                         \
-  do {                                                          \
-    const auto& result_ = (expr);                               \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail; \
-  } while (false)
 
 constexpr UnixMillis kHour = 3'600'000;
 // 2026-01-15 10:00:00 UTC.

@@ -11,18 +11,14 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "limiter/memory_counter_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "../storage/temp_dir.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                           \
-  do {                                                            \
-    const auto& result_ = (expr);                                 \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail;   \
-  } while (false)
 
 // A multiple of every window below, so that windows start at kStart.
 constexpr UnixMillis kStart = 1'700'000'000'000;

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "events/inprocess/in_process_event_bus.h"
 #include "keys/key_service.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -16,12 +18,6 @@
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                           \
-  do {                                                            \
-    const auto& result_ = (expr);                                 \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail;   \
-  } while (false)
 
 constexpr UnixMillis kStart = 1'700'000'000'000;
 

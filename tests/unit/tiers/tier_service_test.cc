@@ -9,18 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "events/inprocess/in_process_event_bus.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "../storage/temp_dir.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                           \
-  do {                                                            \
-    const auto& result_ = (expr);                                 \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail;   \
-  } while (false)
 
 constexpr UnixMillis kStart = 1'700'000'000'000;
 
@@ -239,6 +235,42 @@ TEST_F(TierServiceTest, InvalidTiersAreRefusedWithTheirLocations) {
   auto stored = store_->ListTiers();
   ASSERT_OK(stored);
   EXPECT_EQ(stored->size(), 3u);
+}
+
+TEST_F(TierServiceTest, MeterPricesAreValidatedStoredAndUpdatedWhole) {
+  Tier tier = Custom("metered");
+  tier.pricing.meters = {
+      MeterPricing{.meter = "tokens", .included = 1'000'000, .model = OverageModel::kGraduated, .package_size = 1'000,
+                   .slices = {{1'000'000, 50'000'000}, {std::nullopt, 30'000'000}}},
+      MeterPricing{.meter = "requests", .slices = {{std::nullopt, 400}}},
+  };
+  ASSERT_OK(tiers_->CreateTier(tier));
+  auto stored = store_->GetTier("metered");
+  ASSERT_OK(stored);
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->pricing.meters, tier.pricing.meters);
+
+  UpdateTierParams update;
+  update.name = "metered";
+  update.meters = std::vector<MeterPricing>{MeterPricing{.meter = "images", .slices = {{std::nullopt, 4}}}};
+  auto updated = tiers_->UpdateTier(update);
+  ASSERT_OK(updated);
+  ASSERT_EQ(updated->pricing.meters.size(), 1u);
+  EXPECT_EQ(updated->pricing.meters[0].meter, "images");
+
+  Tier bad = Custom("bad-meters");
+  bad.pricing.meters = {
+      MeterPricing{.meter = "tokens", .slices = {{std::nullopt, 1}}},
+      MeterPricing{.meter = "tokens", .slices = {{std::nullopt, 1}}},
+      MeterPricing{.meter = "requests", .included = 5},
+      MeterPricing{.meter = "bad name", .package_size = 0, .slices = {{10, 1}}},
+  };
+  auto refused = tiers_->CreateTier(bad);
+  for (const char* location : {"body.pricing.meters[1].meter", "body.pricing.meters[2].included",
+                               "body.pricing.meters[3].meter", "body.pricing.meters[3].packageSize",
+                               "body.pricing.meters[3].slices[0].upTo"}) {
+    ExpectInvalid(refused, location);
+  }
 }
 
 TEST_F(TierServiceTest, TierNamesAreLowerCaseDigitsDashAndUnderscoreUpTo64) {

@@ -12,17 +12,13 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "common/calendar.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                         \
-  do {                                                          \
-    const auto& result_ = (expr);                               \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail; \
-  } while (false)
 
 constexpr int kJanuary = 202601;
 constexpr int kFebruary = 202602;

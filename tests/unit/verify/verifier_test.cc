@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "result_assertions.h"
+
 #include "common/calendar.h"
 #include "events/inprocess/in_process_event_bus.h"
 #include "limiter/memory_counter_store.h"
@@ -21,12 +23,6 @@
 
 namespace tollgate {
 namespace {
-
-#define ASSERT_OK(expr)                                         \
-  do {                                                          \
-    const auto& result_ = (expr);                               \
-    ASSERT_TRUE(result_.has_value()) << result_.error().detail; \
-  } while (false)
 
 constexpr UnixMillis kSecond = 1000;
 constexpr UnixMillis kMinute = 60 * kSecond;
