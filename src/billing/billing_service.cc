@@ -213,6 +213,20 @@ Status BillingService::AddPeriodLines(const std::string& external_id, const Bill
 Status BillingService::AddAdjustments(const std::string& external_id, const BillingPeriod& period, Invoice& invoice) {
   auto invoices = store_.ListInvoices({.external_id = external_id, .period = "", .status = InvoiceStatus::kFinalized});
   if (!invoices) return Fail(invoices.error());
+  // Re-issuing a voided month: its usage lines are priced as of now, late usage included, so any
+  // adjustment already billed for it on a later invoice is taken back here.
+  std::int64_t already_adjusted = 0;
+  for (const Invoice& other : *invoices) {
+    for (const InvoiceLine& line : other.lines) {
+      if (line.kind == InvoiceLineKind::kAdjustment && line.adjusts_period == period.name) already_adjusted += line.amount_minor;
+    }
+  }
+  if (already_adjusted != 0) {
+    invoice.lines.push_back({.kind = InvoiceLineKind::kAdjustment,
+                             .description = "late usage of " + period.name + " already billed as an adjustment",
+                             .quantity = 1, .amount_minor = -already_adjusted, .from = period.start, .to = period.end,
+                             .adjusts_period = period.name});
+  }
   BillingPeriod earlier = period;
   for (int back = 0; back < 2; ++back) {
     earlier = PreviousPeriod(earlier);

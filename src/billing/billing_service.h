@@ -10,7 +10,9 @@
 //    priced past them by the tier's overage model when its policy is `allow`. Past the included
 //    units, `block` and `throttle` tiers bill nothing (the overage was refused or slowed instead);
 //  * adjustment lines for usage that reached one of the two previous periods after it was closed:
-//    the difference between what that period's usage costs now and what was billed for it.
+//    the difference between what that period's usage costs now and what was billed for it. A
+//    re-issued (voided) period takes back the adjustments already billed for it elsewhere, since
+//    its own lines now include that usage.
 // Prices are the tiers' current prices. Money follows billing/pricing.h: integers, one rounding
 // per line, half up.
 #pragma once

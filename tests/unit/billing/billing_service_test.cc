@@ -270,6 +270,25 @@ TEST_F(BillingServiceTest, LateUsageIsAnAdjustmentOnTheNextInvoiceAndAVoidedInvo
   ASSERT_OK(reissued);
   EXPECT_EQ(reissued->created, 1u);
   EXPECT_NE(Of(reissued->invoices, "free-co")->number, free_october->front().number);
+
+  // Re-issuing pro-co's October, whose late usage November already billed: the new invoice
+  // prices all of October's usage (+60.00 late) and takes back November's adjustment (-60.00).
+  ASSERT_OK(billing.VoidInvoice(october->front().id, "customer asked for a new address"));
+  auto pro_again = billing.ClosePeriod("2026-10");
+  ASSERT_OK(pro_again);
+  const Invoice* pro_october = Of(pro_again->invoices, "pro-co");
+  ASSERT_NE(pro_october, nullptr);
+  EXPECT_EQ(Amount(*pro_october, InvoiceLineKind::kOverage, "requests", "pro"), 68'000 + 6'000);
+  EXPECT_EQ(Amount(*pro_october, InvoiceLineKind::kAdjustment, "", ""), -6'000);
+  EXPECT_EQ(pro_october->total_minor, 79'900);
+  // And December sees nothing left to adjust for October.
+  clock_.Set(FromCivil({2027, 1, 1}) + kHour);
+  auto december = billing.ClosePeriod("2026-12");
+  ASSERT_OK(december);
+  const Invoice* pro_december = Of(december->invoices, "pro-co");
+  ASSERT_NE(pro_december, nullptr);
+  EXPECT_EQ(Amount(*pro_december, InvoiceLineKind::kAdjustment, "", ""), 0);
+  EXPECT_EQ(pro_december->total_minor, 4'900);
 }
 
 }  // namespace
