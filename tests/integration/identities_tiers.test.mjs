@@ -13,6 +13,7 @@ import * as errors from '@unkey/api/models/errors';
 
 import { createApi, createKey, createRootKey, expectError, expectFieldError, expectOk, verify } from './lib/expect.mjs';
 import { recordSecret, startServer } from './lib/server.mjs';
+import { sdk } from './lib/sdk.mjs';
 
 async function withServer(t, options) {
   const server = await startServer(options);
@@ -22,21 +23,6 @@ async function withServer(t, options) {
 
 async function call(server, route, body, what = route) {
   return expectOk(await server.call(`/v2/${route}`, body), what);
-}
-
-// Runs one SDK call; on failure, rethrows with what the server answered.
-async function sdk(what, fn) {
-  try {
-    return await fn();
-  } catch (error) {
-    let details = `${what} threw ${error?.name}: ${error?.message}`;
-    if (error instanceof errors.ResponseValidationError) {
-      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}` +
-        `\n  raw value: ${JSON.stringify(error.rawValue)}`;
-    }
-    if (error instanceof errors.UnkeyError) details += `\n  HTTP ${error.statusCode}\n  body: ${error.body}`;
-    throw new Error(details, { cause: error });
-  }
 }
 
 const kIdentityLimits = [{ name: 'requests', limit: 100, duration: 60000, autoApply: true }];

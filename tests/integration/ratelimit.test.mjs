@@ -14,6 +14,7 @@ import * as errors from '@unkey/api/models/errors';
 
 import { createRootKey, expectError, expectFieldError, expectOk } from './lib/expect.mjs';
 import { recordSecret, startServer } from './lib/server.mjs';
+import { sdk } from './lib/sdk.mjs';
 
 async function withServer(t, options) {
   const server = await startServer(options);
@@ -23,21 +24,6 @@ async function withServer(t, options) {
 
 async function call(server, route, body, what = route, options = {}) {
   return expectOk(await server.call(`/v2/${route}`, body, options), what);
-}
-
-// Runs one SDK call; on failure, rethrows with what the server answered.
-async function sdk(what, fn) {
-  try {
-    return await fn();
-  } catch (error) {
-    let details = `${what} threw ${error?.name}: ${error?.message}`;
-    if (error instanceof errors.ResponseValidationError) {
-      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}` +
-        `\n  raw value: ${JSON.stringify(error.rawValue)}`;
-    }
-    if (error instanceof errors.UnkeyError) details += `\n  HTTP ${error.statusCode}\n  body: ${error.body}`;
-    throw new Error(details, { cause: error });
-  }
 }
 
 // Waits until the wall clock is early in a window of `windowMs`, so a burst of requests lands in

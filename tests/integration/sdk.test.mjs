@@ -10,22 +10,7 @@ import { Unkey } from '@unkey/api';
 import * as errors from '@unkey/api/models/errors';
 
 import { recordSecret, startServer } from './lib/server.mjs';
-
-// Runs one SDK call; on failure, rethrows with what the server answered so a report can quote it.
-async function sdk(what, fn) {
-  try {
-    return await fn();
-  } catch (error) {
-    let details = `${what} threw ${error?.name}: ${error?.message}`;
-    if (error instanceof errors.ResponseValidationError) {
-      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}`;
-    }
-    if (error instanceof errors.UnkeyError) {
-      details += `\n  HTTP ${error.statusCode} ${error.contentType}\n  body: ${error.body}`;
-    }
-    throw new Error(details, { cause: error });
-  }
-}
+import { sdk } from './lib/sdk.mjs';
 
 async function withSdk(t) {
   const server = await startServer();

@@ -19,6 +19,7 @@ import * as errors from '@unkey/api/models/errors';
 
 import { createApi, createKey, describeResponse, expectFieldError, expectOk, verify } from './lib/expect.mjs';
 import { startServer } from './lib/server.mjs';
+import { sdk } from './lib/sdk.mjs';
 
 const kHour = 3_600_000;
 
@@ -86,21 +87,6 @@ function limitNamed(data, name, what) {
   return found[0];
 }
 
-
-// Runs one SDK call; on failure, rethrows with what the server answered.
-async function sdk(what, fn) {
-  try {
-    return await fn();
-  } catch (error) {
-    let details = `${what} threw ${error?.name}: ${error?.message}`;
-    if (error instanceof errors.ResponseValidationError) {
-      details += `\n  the server's response does not match the Unkey schema:\n  ${error.pretty()}` +
-        `\n  raw value: ${JSON.stringify(error.rawValue)}`;
-    }
-    if (error instanceof errors.UnkeyError) details += `\n  HTTP ${error.statusCode}\n  body: ${error.body}`;
-    throw new Error(details, { cause: error });
-  }
-}
 
 test('a free-tier key is RATE_LIMITED on the 11th request in a second and VALID again at the reported reset', async (t) => {
   const server = await withServer(t);
