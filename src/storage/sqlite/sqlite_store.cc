@@ -1078,7 +1078,7 @@ Status SqliteStore::UpdateIdentity(const Identity& identity, UnixMillis now) {
   return transaction->Commit();
 }
 
-Result<std::string> SqliteStore::SelectIdentityIncludingDeleted(const std::string& identity_id) {
+Result<std::string> SqliteStore::ExternalIdOfIdentity(const std::string& identity_id) {
   auto statement = connection_.Prepare(kSelectExternalIdOfIdentity);
   if (!statement) return Fail(std::move(statement.error()));
   statement->Bind(1, identity_id);
@@ -1107,9 +1107,9 @@ Status SqliteStore::DeleteIdentity(const std::string& identity_id, UnixMillis no
     return Fail(During("detaching the keys of identity " + identity_id, std::move(detached.error())));
   }
   // A deleted customer has no tier (and no base fee) from now on.
-  auto deleted = SelectIdentityIncludingDeleted(identity_id);
-  if (!deleted) return Fail(std::move(deleted.error()));
-  if (auto recorded = RecordTierChange(*deleted, "", now); !recorded) return recorded;
+  auto external_id = ExternalIdOfIdentity(identity_id);
+  if (!external_id) return Fail(std::move(external_id.error()));
+  if (auto recorded = RecordTierChange(*external_id, "", now); !recorded) return recorded;
   return transaction->Commit();
 }
 

@@ -125,8 +125,8 @@ class SqliteStore final : public Store {
 
   // The first row of an identity query with ?1 = value; mutex held.
   Result<std::optional<Identity>> SelectIdentity(std::string_view query, const std::string& value);
-  // The external id of an identity, deleted or not; mutex held.
-  Result<std::string> SelectIdentityIncludingDeleted(const std::string& identity_id);
+  // The external id of an identity, deleted or not (NotFound when there is none); mutex held.
+  Result<std::string> ExternalIdOfIdentity(const std::string& identity_id);
   // Appends a change of the customer's tier to identity_tier_history unless it is already the
   // latest; mutex held (sqlite_billing.cc).
   Status RecordTierChange(const std::string& external_id, const std::string& tier, UnixMillis at);
