@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "common/crypto.h"
-#include "events/inprocess/in_process_event_bus.h"
 #include "keys/key_service.h"
 #include "limiter/memory_counter_store.h"
 #include "storage/sqlite/sqlite_store.h"
@@ -33,7 +32,6 @@ namespace {
 struct Fixture {
   std::unique_ptr<SqliteStore> store;
   SystemClock clock;
-  InProcessEventBus events;
   std::unique_ptr<TierService> tiers;
   std::unique_ptr<KeyService> keys;
   MemoryCounterStore limiter;
@@ -43,8 +41,8 @@ struct Fixture {
 
   explicit Fixture(int key_count) {
     store = std::move(*SqliteStore::Open(":memory:"));
-    tiers = std::move(*TierService::Create(*store, events, clock));
-    keys = std::move(*KeyService::Create(*store, events, clock, tiers.get()));
+    tiers = std::move(*TierService::Create(*store, clock));
+    keys = std::move(*KeyService::Create(*store, clock, tiers.get()));
     quota = std::make_unique<QuotaTracker>(*store);
     verifier = std::make_unique<Verifier>(*keys, *tiers, limiter, *quota, clock);
     auto api = keys->CreateApi("bench-api");

@@ -13,7 +13,7 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
       ->envname("TOLLGATE_CONFIG");
   serve.add_option("--listen", c.listen, "address:port to listen on (port 0 picks a free one)")
       ->envname("TOLLGATE_LISTEN")->capture_default_str();
-  serve.add_option("--store", c.store, "store URL: sqlite://<path>")
+  serve.add_option("--store", c.store, "store URL: sqlite://<path> or postgres://user:password@host:5432/database")
       ->envname("TOLLGATE_STORE")->capture_default_str();
   serve.add_option("--workers", c.workers, "worker threads, each with its own event loop (0 = one per core)")
       ->envname("TOLLGATE_WORKERS")->check(CLI::Range(0, 256))->capture_default_str();
@@ -45,6 +45,18 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--default-tier", c.default_tier,
                    "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
       ->envname("TOLLGATE_DEFAULT_TIER");
+  serve.add_option("--usage-spill-file", c.usage_spill_file,
+                   "where usage waits while the store is down (default: usage-spill.ndjson next to the SQLite file, ./data/ with PostgreSQL)")
+      ->envname("TOLLGATE_USAGE_SPILL_FILE");
+  serve.add_option("--store-pool-size", c.store_pool_size, "PostgreSQL connections per node")
+      ->envname("TOLLGATE_STORE_POOL_SIZE")->check(CLI::Range(std::size_t{1}, std::size_t{256}))->capture_default_str();
+  serve.add_option("--events", c.events, "event bus: inprocess, or amqp://user:password@host:5672/vhost for several nodes")
+      ->envname("TOLLGATE_EVENTS")->capture_default_str();
+  serve.add_option("--node", c.node, "this node's name among several (default <hostname>-<port>); names its RabbitMQ queue")
+      ->envname("TOLLGATE_NODE");
+  serve.add_option("--events-follow-interval-ms", c.events_follow_interval_ms,
+                   "how often a node reads the store's outbox for changes the bus did not bring (the bound when the broker is down)")
+      ->envname("TOLLGATE_EVENTS_FOLLOW_INTERVAL_MS")->check(CLI::Range(50, 600'000))->capture_default_str();
   serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("TOLLGATE_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   serve.footer(
@@ -121,17 +133,19 @@ Result<std::pair<std::string, unsigned short>> ParseListen(const std::string& li
   return std::make_pair(host, static_cast<unsigned short>(port));
 }
 
-Result<std::string> SqlitePathFromUrl(const std::string& url) {
+Result<StoreUrl> ParseStoreUrl(const std::string& url) {
   constexpr std::string_view kScheme = "sqlite://";
   if (url.starts_with(kScheme)) {
     std::string path = url.substr(kScheme.size());
     if (path.empty()) return Fail(Error::InvalidInput("--store '" + url + "' names no file"));
-    return path;
+    return StoreUrl{.kind = StoreUrl::Kind::kSqlite, .sqlite_path = std::move(path)};
   }
   if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-    return Fail(Error::InvalidInput("--store: PostgreSQL is not available in this build yet; use sqlite://<path>"));
+    if (url.find("://") + 3 >= url.size()) return Fail(Error::InvalidInput("--store '" + url + "' names no server"));
+    return StoreUrl{.kind = StoreUrl::Kind::kPostgres, .conninfo = url};
   }
-  return Fail(Error::InvalidInput("--store '" + url + "' is not a store URL; use sqlite://<path>, e.g. sqlite://./data/tollgate.db"));
+  return Fail(Error::InvalidInput("--store: not a store URL; use sqlite://<path> (e.g. sqlite://./data/tollgate.db) or "
+                                  "postgres://user:password@host:5432/database"));
 }
 
 Result<ServerOptions> ToServerOptions(const ServeConfig& config) {

@@ -30,6 +30,11 @@ struct ServeConfig {
   std::size_t usage_max_buffered = 1'000'000;  // while the store fails, events beyond this go to the spill file
   int usage_retention_days = 35;          // raw usage events older than this are deleted (rollups stay)
   std::string default_tier;  // "" = keys without any tier get no tier limits
+  std::string usage_spill_file;  // "" = usage-spill.ndjson next to the SQLite file, or ./data/ for PostgreSQL
+  std::string events = "inprocess";  // or amqp://user:password@host:port/vhost
+  std::string node;  // this node's name among several; "" = <hostname>-<port>
+  int events_follow_interval_ms = 2'000;  // how often the node reads the outbox for changes the bus missed
+  std::size_t store_pool_size = 8;         // PostgreSQL connections
   // Only from the environment, so it never shows in `ps` or shell history.
   std::string root_key;
 };
@@ -45,8 +50,14 @@ Status ApplyConfigText(CLI::App& serve, const std::string& yaml_text, const std:
 
 // "127.0.0.1:8080", "[::1]:8080", ":8080" (all interfaces) -> address and port.
 Result<std::pair<std::string, unsigned short>> ParseListen(const std::string& listen);
-// "sqlite://./data/tollgate.db" -> "./data/tollgate.db"; other schemes are refused with a reason.
-Result<std::string> SqlitePathFromUrl(const std::string& url);
+// Where the state lives, from --store: "sqlite://./data/tollgate.db" (a file path) or
+// "postgres://user:password@host:5432/db" (handed to libpq as it is).
+struct StoreUrl {
+  enum class Kind { kSqlite, kPostgres } kind = Kind::kSqlite;
+  std::string sqlite_path;  // kSqlite
+  std::string conninfo;     // kPostgres
+};
+Result<StoreUrl> ParseStoreUrl(const std::string& url);
 Result<ServerOptions> ToServerOptions(const ServeConfig& config);
 
 }  // namespace tollgate

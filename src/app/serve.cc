@@ -2,6 +2,8 @@
 
 #include "app/serve.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <cstdio>
@@ -15,7 +17,11 @@
 #include "app/tier_config.h"
 #include "auth/root_key_service.h"
 #include "common/calendar.h"
+#include "common/text.h"
+#include "events/amqp/amqp_event_bus.h"
+#include "events/event_inbox.h"
 #include "events/inprocess/in_process_event_bus.h"
+#include "events/outbox_relay.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "keys/key_service.h"
@@ -24,6 +30,8 @@
 #include "verify/quota_tracker.h"
 #include "verify/verifier.h"
 #include "app/periodic_task.h"
+#include "storage/domain_events.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tiers/tier_service.h"
 #include "usage/usage_recorder.h"
@@ -31,10 +39,42 @@
 namespace tollgate {
 namespace {
 
-// <dir of the database>/usage-spill.ndjson; for an in-memory store, ./usage-spill.ndjson.
-std::string UsageSpillPath(const std::string& sqlite_path) {
-  if (sqlite_path == kSqliteInMemoryPath) return "usage-spill.ndjson";
-  return (std::filesystem::path(sqlite_path).parent_path() / "usage-spill.ndjson").string();
+// --usage-spill-file, else <dir of the database>/usage-spill.ndjson; for an in-memory store,
+// ./usage-spill.ndjson; for PostgreSQL, ./data/usage-spill.ndjson.
+std::string UsageSpillPath(const ServeConfig& config, const StoreUrl& store) {
+  if (!config.usage_spill_file.empty()) return config.usage_spill_file;
+  if (store.kind == StoreUrl::Kind::kPostgres) return "data/usage-spill.ndjson";
+  if (store.sqlite_path == kSqliteInMemoryPath) return "usage-spill.ndjson";
+  return (std::filesystem::path(store.sqlite_path).parent_path() / "usage-spill.ndjson").string();
+}
+
+Result<StorePtr> OpenStore(const StoreUrl& url, const ServeConfig& config) {
+  if (url.kind == StoreUrl::Kind::kPostgres) {
+    auto store = PostgresStore::Open(url.conninfo, PostgresOptions{.pool_size = config.store_pool_size});
+    if (!store) return Fail(std::move(store.error()));
+    return StorePtr(std::move(*store));
+  }
+  auto store = SqliteStore::Open(url.sqlite_path);
+  if (!store) return Fail(std::move(store.error()));
+  return StorePtr(std::move(*store));
+}
+
+// --node, else <hostname>-<port>: stable across restarts, so a node finds its queue again.
+std::string NodeName(const ServeConfig& config, unsigned short port) {
+  if (!config.node.empty()) return config.node;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "tollgate");
+  return std::string(host) + "-" + std::to_string(port);
+}
+
+Result<EventBusPtr> OpenEventBus(const ServeConfig& config, const std::string& node) {
+  if (config.events == "inprocess") return EventBusPtr(std::make_unique<InProcessEventBus>());
+  if (config.events.starts_with("amqp://") || config.events.starts_with("amqps://")) {
+    auto bus = AmqpEventBus::Connect({.url = config.events, .node = node});
+    if (!bus) return Fail(std::move(bus.error()));
+    return EventBusPtr(std::move(*bus));
+  }
+  return Fail(Error::InvalidInput("--events: use inprocess, or amqp://user:password@host:5672/vhost"));
 }
 
 }  // namespace
@@ -57,12 +97,17 @@ int RunServe(const ServeConfig& config) {
   boost::asio::io_context signals_ioc(1);
   boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
 
-  auto sqlite_path = SqlitePathFromUrl(config.store);
-  if (!sqlite_path) return fail(sqlite_path.error());
-  auto store = SqliteStore::Open(*sqlite_path);
+  auto store_url = ParseStoreUrl(config.store);
+  if (!store_url) return fail(store_url.error());
+  // Every event this node writes carries its name, so that it can skip its own changes when they
+  // come back through the bus.
+  const std::string node = NodeName(config, server_options->port);
+  storage::SetEventOrigin(node);
+  auto store = OpenStore(*store_url, config);
   if (!store) return fail(store.error());
   SystemClock clock;
-  InProcessEventBus events;
+  auto events = OpenEventBus(config, node);
+  if (!events) return fail(events.error());
 
   auto root_keys = RootKeyService::Create(**store, clock);
   if (!root_keys) return fail(root_keys.error());
@@ -74,12 +119,12 @@ int RunServe(const ServeConfig& config) {
               << "TOLLGATE_ROOT_KEY=" << **bootstrap << std::endl;
   }
   // Tiers before keys: keys and identities name tiers, and KeyService checks those names.
-  auto tiers = TierService::Create(**store, events, clock);
+  auto tiers = TierService::Create(**store, clock);
   if (!tiers) return fail(tiers.error());
   if (auto configured = ApplyTierConfiguration(**tiers, config.config_file, config.default_tier); !configured) {
     return fail(configured.error());
   }
-  auto keys = KeyService::Create(**store, events, clock, tiers->get());
+  auto keys = KeyService::Create(**store, clock, tiers->get());
   if (!keys) return fail(keys.error());
 
   // The verify path's state: rate-limit counters in memory, quota counters loaded from the store
@@ -120,7 +165,7 @@ int RunServe(const ServeConfig& config) {
   usage_options.flush_interval = std::chrono::milliseconds(config.usage_flush_interval_ms);
   usage_options.flush_batch = config.usage_flush_batch;
   usage_options.max_buffered = config.usage_max_buffered;
-  usage_options.spill_path = UsageSpillPath(*sqlite_path);
+  usage_options.spill_path = UsageSpillPath(config, *store_url);
   auto usage = UsageRecorder::Start(**store, std::move(usage_options));
   if (!usage) return fail(usage.error());
 
@@ -135,14 +180,34 @@ int RunServe(const ServeConfig& config) {
   AddUsageRoutes(router, **store);
   AddUsageExportRoutes(router, **store);
   AddUsageIngestRoute(router, **store, **keys, clock);
-  BillingService billing(**store, **tiers, events, clock);
+  BillingService billing(**store, **tiers, clock);
   AddBillingRoutes(router, billing);
-  AddHealthRoutes(router, [&store]() -> std::string { return (*store)->Ping() ? "" : "store"; });
+  auto* amqp = dynamic_cast<AmqpEventBus*>(events->get());
+  AddHealthRoutes(router, [&store, amqp]() -> std::string {
+    if (!(*store)->Ping()) return "store";
+    if (amqp != nullptr && !amqp->Connected()) return "events";
+    return "";
+  });
+
+  // Changes reach other nodes through the outbox: the relay publishes what this node's writes
+  // put there, and the inbox applies what other nodes' writes put there (by the bus, or by
+  // reading the outbox when the bus is down).
+  OutboxRelay relay(**store, **events, clock, {.relay_name = node});
+  relay.Start();
+  EventInbox inbox(**store, {.node = node, .follow_interval = std::chrono::milliseconds(config.events_follow_interval_ms)});
+  inbox.On("key.*", [&keys](const Event& event) { return (*keys)->ApplyKeyEvent(event); });
+  inbox.On("api.deleted", [&keys](const Event& event) { return (*keys)->ApplyApiDeleted(event); });
+  inbox.On("identity.*", [&keys](const Event& event) { return (*keys)->ApplyIdentityEvent(event); });
+  inbox.On("tier.*", [&tiers](const Event& event) { return (*tiers)->ApplyTierEvent(event); });
+  inbox.On("rootkey.*", [&root_keys](const Event&) { return (*root_keys)->Reload(); });
+  inbox.On("ratelimit.*", [&ratelimits](const Event& event) { return (*ratelimits)->ApplyOverrideEvent(event); });
+  if (auto started = inbox.Start(**events); !started) return fail(started.error());
 
   auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });
   if (!server) return fail(server.error());
-  spdlog::info("listening on {}:{} with {} keys cached, store {}", server_options->address, (*server)->port(),
-               (*keys)->cache().Size(), config.store);
+  spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}", server_options->address,
+               (*server)->port(), node, (*keys)->cache().Size(), RedactUrlPassword(config.store),
+               RedactUrlPassword(config.events));
 
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
@@ -156,6 +221,8 @@ int RunServe(const ServeConfig& config) {
   if (auto stopped = (*usage)->Stop(); !stopped) spdlog::error("usage events lost at shutdown: {}", stopped.error().detail);
   if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);
   if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::error("credit balances lost at shutdown: {}", flushed.error().detail);
+  inbox.Stop();
+  relay.Stop();  // after the last writes: their events go out now rather than at the next start
   // Key changes were written through synchronously, credit balances and quota counters just
   // now; closing the store checkpoints the WAL.
   server->reset();

@@ -21,11 +21,25 @@ Result<std::unique_ptr<RootKeyService>> RootKeyService::Create(RootKeyStore& sto
   auto keys = store.ListRootKeys();
   if (!keys) return Fail(keys.error());
   std::unique_ptr<RootKeyService> service(new RootKeyService(store, clock));
-  for (auto& key : *keys) {
-    auto hash = key.hash;
-    service->by_hash_.emplace(std::move(hash), std::make_shared<const RootKey>(std::move(key)));
-  }
+  service->Replace(std::move(*keys));
   return service;
+}
+
+void RootKeyService::Replace(std::vector<RootKey> keys) {
+  std::unordered_map<std::string, std::shared_ptr<const RootKey>> by_hash;
+  for (auto& key : keys) {
+    auto hash = key.hash;
+    by_hash.emplace(std::move(hash), std::make_shared<const RootKey>(std::move(key)));
+  }
+  std::unique_lock lock(mu_);
+  by_hash_ = std::move(by_hash);
+}
+
+Status RootKeyService::Reload() {
+  auto keys = store_.ListRootKeys();
+  if (!keys) return Fail(keys.error());
+  Replace(std::move(*keys));
+  return {};
 }
 
 Result<std::optional<std::string>> RootKeyService::Bootstrap(const std::string& env_root_key) {
@@ -109,7 +123,7 @@ Result<NewRootKey> RootKeyService::Insert(std::string name, std::vector<std::str
 }
 
 Status RootKeyService::DeleteRootKey(const std::string& id) {
-  if (auto status = store_.DeleteRootKey(id); !status) return status;
+  if (auto status = store_.DeleteRootKey(id, clock_.NowMillis()); !status) return status;
   std::unique_lock lock(mu_);
   std::erase_if(by_hash_, [&](const auto& entry) { return entry.second->id == id; });
   return {};

@@ -41,8 +41,13 @@ class RootKeyService {
   Status DeleteRootKey(const std::string& id);
   std::vector<RootKey> ListRootKeys() const;
 
+  // Reads every root key from the store again: how a root key created or deleted on another node
+  // (rootkey.*, events/event_inbox.h) takes effect here. Root keys are few.
+  Status Reload();
+
  private:
   RootKeyService(RootKeyStore& store, Clock& clock) : store_(store), clock_(clock) {}
+  void Replace(std::vector<RootKey> keys);
   Result<NewRootKey> Insert(std::string name, std::vector<std::string> permissions,
                             std::optional<std::string> secret);
 

@@ -24,7 +24,7 @@ class RootKeyStore {
  public:
   virtual ~RootKeyStore() = default;
   virtual Status InsertRootKey(const RootKey& key) = 0;
-  virtual Status DeleteRootKey(const std::string& id) = 0;
+  virtual Status DeleteRootKey(const std::string& id, UnixMillis now) = 0;
   virtual Result<std::vector<RootKey>> ListRootKeys() = 0;
 };
 

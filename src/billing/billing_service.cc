@@ -302,12 +302,6 @@ Result<ClosePeriodResult> BillingService::ClosePeriod(const std::string& period_
   for (auto& [invoice, created] : *stored) {
     if (created) {
       ++result.created;
-      events_.Publish({.id = NewId("evt"), .type = "invoice.finalized",
-                       .payload_json = nlohmann::json{{"invoiceId", invoice.id}, {"number", invoice.number},
-                                                      {"externalId", invoice.external_id}, {"period", invoice.period},
-                                                      {"total", invoice.total_minor}, {"currency", invoice.currency}}
-                                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                       .at = now});
     }
     result.invoices.push_back(std::move(invoice));
   }

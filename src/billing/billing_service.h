@@ -49,15 +49,15 @@ BillingPeriod BillingPeriodOf(UnixMillis t, std::optional<UnixMillis> anchor = s
 
 class BillingService {
  public:
-  BillingService(BillingStore& store, const TierService& tiers, EventBus& events, Clock& clock)
-      : store_(store), tiers_(tiers), events_(events), clock_(clock) {}
+  BillingService(BillingStore& store, const TierService& tiers, Clock& clock)
+      : store_(store), tiers_(tiers), clock_(clock) {}
 
   // The live draft of the open period: what the invoice would say if the period ended now.
   Result<Invoice> PreviewInvoice(const std::string& external_id);
 
   // Finalizes one invoice per customer with activity or a base fee in a period that has ended.
   // Idempotent: customers already invoiced keep their invoice; a voided one is issued anew.
-  // Publishes invoice.finalized for each new invoice.
+  // The store writes invoice.finalized into the outbox with each new invoice.
   Result<ClosePeriodResult> ClosePeriod(const std::string& period);
 
   Result<std::vector<Invoice>> ListInvoices(const InvoiceFilter& filter) { return store_.ListInvoices(filter); }
@@ -74,7 +74,6 @@ class BillingService {
 
   BillingStore& store_;
   const TierService& tiers_;
-  EventBus& events_;
   Clock& clock_;
 };
 

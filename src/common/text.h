@@ -2,6 +2,7 @@
 // (HTTP header values, structured fields).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace tollgate {
@@ -25,6 +26,16 @@ constexpr bool IsValidLimitName(std::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// A URL with its password replaced by "***" (scheme://user:***@host/...), for logs and errors.
+inline std::string RedactUrlPassword(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
 }  // namespace tollgate

@@ -98,6 +98,14 @@ std::size_t KeyCache::Size() const {
   return index_by_id_.size();
 }
 
+std::vector<std::string> KeyCache::KeyIds() const {
+  std::shared_lock lock(ids_mu_);
+  std::vector<std::string> ids;
+  ids.reserve(index_by_id_.size());
+  for (const auto& [id, index] : index_by_id_) ids.push_back(id);
+  return ids;
+}
+
 std::vector<CachedKeyPtr> KeyCache::KeysOfIdentity(const std::string& external_id) const {
   std::vector<std::string> hashes;
   {

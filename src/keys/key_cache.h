@@ -68,6 +68,8 @@ class KeyCache {
   void Put(CachedKeyPtr entry);
   void Remove(const std::string& key_id);
   std::size_t Size() const;
+  // The ids of every cached key (a copy, for rare whole-cache walks).
+  std::vector<std::string> KeyIds() const;
   // The cached keys whose key.external_id is `external_id`, in no particular order.
   std::vector<CachedKeyPtr> KeysOfIdentity(const std::string& external_id) const;
 

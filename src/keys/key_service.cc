@@ -86,9 +86,8 @@ std::string_view VerifyCodeName(VerifyCode code) {
   return "NOT_FOUND";
 }
 
-Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, EventBus& events, Clock& clock,
-                                                      const TierNames* tiers) {
-  std::unique_ptr<KeyService> service(new KeyService(store, events, clock, tiers));
+Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, Clock& clock, const TierNames* tiers) {
+  std::unique_ptr<KeyService> service(new KeyService(store, clock, tiers));
   // Identities first, so that caching a key finds its identity without a query.
   auto identities = store.LoadAllIdentities();
   if (!identities) return Fail(identities.error());
@@ -112,7 +111,6 @@ Result<IdentityPtr> KeyService::IdentityFor(const std::string& external_id) {
   if (!identity) return Fail(identity.error());
   auto created = std::make_shared<const Identity>(std::move(*identity));
   cache_.PutIdentity(created);
-  PublishIdentity("identity.created", *created);
   return IdentityPtr(std::move(created));
 }
 
@@ -147,25 +145,6 @@ Result<CachedKeyPtr> KeyService::Cache(Key key, std::shared_ptr<CreditState> cre
   return ptr;
 }
 
-void KeyService::Publish(std::string type, const Key& key) {
-  Event event;
-  event.id = NewId("evt");
-  event.type = std::move(type);
-  event.at = clock_.NowMillis();
-  event.payload_json = nlohmann::json{{"keyId", key.id}, {"apiId", key.api_id}}.dump();
-  events_.Publish(event);
-}
-
-void KeyService::PublishIdentity(std::string type, const Identity& identity) {
-  Event event;
-  event.id = NewId("evt");
-  event.type = std::move(type);
-  event.at = clock_.NowMillis();
-  event.payload_json = nlohmann::json{{"identityId", identity.id}, {"externalId", identity.external_id}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
-  events_.Publish(event);
-}
-
 Result<Api> KeyService::CreateApi(std::string name) {
   if (name.size() < 3 || name.size() > kMaxNameLength) {
     return Fail(Error::InvalidInput("the API name must be 3 to 255 characters",
@@ -185,14 +164,71 @@ Result<Api> KeyService::GetApi(const std::string& api_id) {
 
 Status KeyService::DeleteApi(const std::string& api_id) {
   std::lock_guard write_lock(write_mu_);
-  auto keys = store_.LoadAllKeys();  // cheap enough for a rare admin call; avoids a second index
-  if (!keys) return Fail(keys.error());
   if (auto status = store_.DeleteApi(api_id, clock_.NowMillis()); !status) return status;
-  for (const Key& key : *keys) {
-    if (key.api_id != api_id) continue;
-    cache_.Remove(key.id);
-    Publish("key.deleted", key);
+  DropKeysOfApi(api_id);
+  return {};
+}
+
+void KeyService::DropKeysOfApi(const std::string& api_id) {
+  // A walk over every cached key: fine for a rare admin call, and it saves an index by API.
+  for (const std::string& key_id : cache_.KeyIds()) {
+    if (CachedKeyPtr entry = cache_.FindById(key_id); entry && entry->key.api_id == api_id) cache_.Remove(key_id);
   }
+}
+
+// ---- Changes made by other nodes (events/event_inbox.h) ----
+
+Status KeyService::ApplyKeyEvent(const Event& event) {
+  auto key_id = EventPayloadField(event, "keyId");
+  if (!key_id) return Fail(key_id.error());
+  std::lock_guard write_lock(write_mu_);
+  auto stored = store_.GetKey(*key_id);
+  if (!stored) return Fail(stored.error());
+  if (!*stored) {
+    cache_.Remove(*key_id);
+    return {};
+  }
+  Key key = std::move(**stored);
+  // The other node wrote the key whole, its balance included: that balance wins over this
+  // node's (credits are per node until the Redis limiter shares them).
+  CachedKeyPtr existing = cache_.FindById(key.id);
+  auto state = existing ? existing->credits : std::make_shared<CreditState>();
+  {
+    std::lock_guard credit_write_lock(state->write_mu);
+    std::lock_guard credit_lock(state->mu);
+    state->credits = key.credits;
+    ++state->version;
+    state->dirty = false;
+  }
+  if (auto cached = Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
+  return {};
+}
+
+Status KeyService::ApplyApiDeleted(const Event& event) {
+  auto api_id = EventPayloadField(event, "apiId");
+  if (!api_id) return Fail(api_id.error());
+  std::lock_guard write_lock(write_mu_);
+  DropKeysOfApi(*api_id);
+  return {};
+}
+
+Status KeyService::ApplyIdentityEvent(const Event& event) {
+  auto identity_id = EventPayloadField(event, "identityId");
+  if (!identity_id) return Fail(identity_id.error());
+  std::lock_guard write_lock(write_mu_);
+  auto stored = store_.GetIdentityById(*identity_id);
+  if (!stored) return Fail(stored.error());
+  if (!*stored) {
+    // Deleted: its keys lost their external id in the store; do the same here.
+    if (IdentityPtr cached = cache_.FindIdentityById(*identity_id)) {
+      cache_.RemoveIdentity(*identity_id);
+      RefreshKeysOf(cached->external_id, nullptr);
+    }
+    return {};
+  }
+  auto identity = std::make_shared<const Identity>(std::move(**stored));
+  cache_.PutIdentity(identity);
+  RefreshKeysOf(identity->external_id, identity);
   return {};
 }
 
@@ -240,7 +276,6 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
   CreatedKey created{key.id, std::move(secret->secret)};
   const Key copy = key;
   if (auto cached = Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
-  Publish("key.created", copy);
   return created;
 }
 
@@ -326,7 +361,6 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
   entry->credits->dirty = false;  // UpdateKey wrote the live balance
   const Key copy = key;
   if (auto cached = Cache(std::move(key), entry->credits); !cached) return Fail(cached.error());
-  Publish("key.updated", copy);
   return {};
 }
 
@@ -336,7 +370,6 @@ Status KeyService::DeleteKey(const std::string& key_id, bool permanent) {
   if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
   if (auto status = store_.DeleteKey(key_id, permanent, clock_.NowMillis()); !status) return status;
   cache_.Remove(key_id);
-  Publish("key.deleted", entry->key);
   return {};
 }
 
@@ -458,7 +491,6 @@ Result<Identity> KeyService::CreateIdentity(CreateIdentityParams params) {
   auto cached = std::make_shared<const Identity>(identity);
   cache_.PutIdentity(cached);
   RefreshKeysOf(identity.external_id, cached);
-  PublishIdentity("identity.created", identity);
   return identity;
 }
 
@@ -490,7 +522,6 @@ Result<Identity> KeyService::UpdateIdentity(UpdateIdentityParams params) {
   auto cached = std::make_shared<const Identity>(identity);
   cache_.PutIdentity(cached);
   RefreshKeysOf(identity.external_id, cached);
-  PublishIdentity("identity.updated", identity);
   return identity;
 }
 
@@ -501,7 +532,6 @@ Status KeyService::DeleteIdentity(const std::string& identity) {
   if (auto status = store_.DeleteIdentity(current->id, clock_.NowMillis()); !status) return status;
   cache_.RemoveIdentity(current->id);
   RefreshKeysOf(current->external_id, nullptr);
-  PublishIdentity("identity.deleted", *current);
   return {};
 }
 

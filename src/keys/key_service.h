@@ -122,8 +122,7 @@ class KeyService {
  public:
   // Fills the cache from the store. `tiers` says which tier names keys and identities may carry;
   // without it (nullptr) no tier is accepted.
-  static Result<std::unique_ptr<KeyService>> Create(KeyStore& store, EventBus& events, Clock& clock,
-                                                    const TierNames* tiers = nullptr);
+  static Result<std::unique_ptr<KeyService>> Create(KeyStore& store, Clock& clock, const TierNames* tiers = nullptr);
 
   Result<Api> CreateApi(std::string name);
   Result<Api> GetApi(const std::string& api_id);
@@ -162,11 +161,17 @@ class KeyService {
   // and at shutdown, so a crash loses at most one interval of credit spending.
   Status FlushCredits();
 
+  // Changes another node made, announced by an event (events/event_inbox.h): each reloads what
+  // the event names from the store into the cache. key.* reloads the key (or drops it when it is
+  // gone), api.deleted drops the API's keys, identity.* reloads the identity and re-puts its keys.
+  Status ApplyKeyEvent(const Event& event);
+  Status ApplyApiDeleted(const Event& event);
+  Status ApplyIdentityEvent(const Event& event);
+
   const KeyCache& cache() const { return cache_; }
 
  private:
-  KeyService(KeyStore& store, EventBus& events, Clock& clock, const TierNames* tiers)
-      : store_(store), events_(events), clock_(clock), tiers_(tiers) {}
+  KeyService(KeyStore& store, Clock& clock, const TierNames* tiers) : store_(store), clock_(clock), tiers_(tiers) {}
 
   Result<CachedKeyPtr> Cache(Key key, std::shared_ptr<CreditState> credits);
   // The cached identity of external_id, created (in the store too) when missing; null for "".
@@ -175,15 +180,14 @@ class KeyService {
   // Re-puts every cached key of external_id with `identity` (null: detached, external id cleared).
   // Caller holds write_mu_.
   void RefreshKeysOf(const std::string& external_id, const IdentityPtr& identity);
+  // Removes every cached key of the API. Caller holds write_mu_.
+  void DropKeysOfApi(const std::string& api_id);
   void CheckTier(const std::string& tier, std::vector<FieldError>& errors) const;
   // Resets the balance if a refill boundary passed since the last refill. Caller holds state.mu.
   bool ApplyRefill(Credits& credits, UnixMillis now) const;
   KeyView ViewOf(const CachedKey& entry);
-  void Publish(std::string type, const Key& key);
-  void PublishIdentity(std::string type, const Identity& identity);
 
   KeyStore& store_;
-  EventBus& events_;
   Clock& clock_;
   const TierNames* tiers_;  // may be null: then no tier name is accepted
   KeyCache cache_;

@@ -135,6 +135,34 @@ Result<std::unique_ptr<RatelimitService>> RatelimitService::Create(RatelimitStor
 
 RatelimitService::~RatelimitService() = default;
 
+Status RatelimitService::ApplyOverrideEvent(const Event& event) {
+  auto namespace_id = EventPayloadField(event, "namespaceId");
+  if (!namespace_id) return Fail(namespace_id.error());
+  std::lock_guard write(write_mu_);
+  std::optional<RatelimitNamespace> ns;
+  if (SnapshotPtr known = Find(*namespace_id)) {
+    ns = known->ns();
+  } else {  // created on the other node: this one has not used it yet
+    auto namespaces = store_.LoadAllRatelimitNamespaces();
+    if (!namespaces) return Fail(std::move(namespaces.error()));
+    for (auto& candidate : *namespaces) {
+      if (candidate.id == *namespace_id) ns = std::move(candidate);
+    }
+    if (!ns) return Fail(Error::NotFound("ratelimit namespace " + *namespace_id + " is not in the store"));
+  }
+  std::vector<RatelimitOverride> overrides;
+  std::optional<std::string> cursor;
+  for (;;) {
+    auto page = store_.ListRatelimitOverrides(ns->id, cursor, 1000);
+    if (!page) return Fail(std::move(page.error()));
+    for (auto& row : page->overrides) overrides.push_back(std::move(row));
+    if (!page->next_cursor) break;
+    cursor = page->next_cursor;
+  }
+  Publish(std::make_shared<const NamespaceSnapshot>(std::move(*ns), std::move(overrides)));
+  return {};
+}
+
 RatelimitService::SnapshotPtr RatelimitService::Find(std::string_view ns) const {
   std::shared_lock lock(mu_);
   if (LooksLikeNamespaceId(ns)) {

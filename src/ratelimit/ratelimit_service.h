@@ -46,6 +46,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "events/event_bus.h"
 #include "limiter/counter_store.h"
 #include "ratelimit/model.h"
 #include "ratelimit/ratelimit_store.h"
@@ -115,6 +116,10 @@ class RatelimitService {
   Result<RatelimitOverridePage> ListOverrides(std::string_view ns, const std::optional<std::string>& cursor,
                                               std::size_t limit, const NamespaceAuthorizer& authorize);
   Status DeleteOverride(std::string_view ns, std::string_view identifier, const NamespaceAuthorizer& authorize);
+
+  // An override another node set or deleted (ratelimit.override_*, events/event_inbox.h):
+  // reloads that namespace's overrides from the store.
+  Status ApplyOverrideEvent(const Event& event);
 
  private:
   using SnapshotPtr = std::shared_ptr<const NamespaceSnapshot>;

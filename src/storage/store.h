@@ -7,6 +7,7 @@
 
 #include "auth/root_key_store.h"
 #include "billing/billing_store.h"
+#include "events/outbox_store.h"
 #include "keys/key_store.h"
 #include "ratelimit/ratelimit_store.h"
 #include "verify/quota_store.h"
@@ -20,7 +21,8 @@ namespace tollgate {
 
 class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore,
               public RatelimitStore, public UsageStore,
-              public UsageQueryStore, public MeterStore, public BillingStore, public UsageExportStore {
+              public UsageQueryStore, public MeterStore, public BillingStore, public UsageExportStore,
+              public OutboxStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

@@ -210,8 +210,8 @@ std::vector<Tier> TierService::BuiltinTiers() {
   };
 }
 
-Result<std::unique_ptr<TierService>> TierService::Create(TierStore& store, EventBus& events, Clock& clock) {
-  std::unique_ptr<TierService> service(new TierService(store, events, clock));
+Result<std::unique_ptr<TierService>> TierService::Create(TierStore& store, Clock& clock) {
+  std::unique_ptr<TierService> service(new TierService(store, clock));
   auto stored = store.ListTiers();
   if (!stored) return Fail(stored.error());
   TierSet::Map tiers;
@@ -233,13 +233,21 @@ void TierService::Publish(TierSet::Map tiers, std::string default_tier) {
   current_.store(published_.back().get(), std::memory_order_release);
 }
 
-void TierService::PublishEvent(std::string type, const std::string& name) {
-  Event event;
-  event.id = NewId("evt");
-  event.type = std::move(type);
-  event.at = clock_.NowMillis();
-  event.payload_json = nlohmann::json{{"name", name}}.dump();
-  events_.Publish(event);
+Status TierService::ApplyTierEvent(const Event& event) {
+  auto name = EventPayloadField(event, "name");
+  if (!name) return Fail(name.error());
+  std::lock_guard lock(write_mu_);
+  auto stored = store_.GetTier(*name);
+  if (!stored) return Fail(stored.error());
+  const TierSet* current = &Current();
+  TierSet::Map tiers = current->tiers();
+  if (*stored) {
+    tiers.insert_or_assign(*name, std::move(**stored));
+  } else {
+    tiers.erase(*name);
+  }
+  Publish(std::move(tiers), current->default_tier());
+  return {};
 }
 
 Status TierService::ApplyConfiguredTiers(std::vector<Tier> configured) {
@@ -304,7 +312,6 @@ Result<Tier> TierService::CreateTier(Tier tier) {
   if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
   if (auto status = store_.InsertTier(tier); !status) return Fail(status.error());
   Publish(std::move(tiers), current->default_tier());
-  PublishEvent("tier.created", tier.name);
   return tier;
 }
 
@@ -338,7 +345,6 @@ Result<Tier> TierService::UpdateTier(UpdateTierParams params) {
   if (auto status = FieldErrorsToStatus(std::move(errors)); !status) return Fail(status.error());
   if (auto status = store_.UpdateTier(tier); !status) return Fail(status.error());
   Publish(std::move(tiers), current->default_tier());
-  PublishEvent("tier.updated", tier.name);
   return tier;
 }
 
@@ -355,7 +361,7 @@ Status TierService::DeleteTier(const std::string& name) {
     return Fail(Error::Conflict("'" + name + "' is the default tier (default-tier in the configuration); "
                                 "choose another default first"));
   }
-  auto usage = store_.DeleteTierIfUnused(name);
+  auto usage = store_.DeleteTierIfUnused(name, clock_.NowMillis());
   if (!usage) return Fail(usage.error());
   if (!usage->unused()) {
     return Fail(Error::Conflict("tier '" + name + "' is still used by " +
@@ -367,7 +373,6 @@ Status TierService::DeleteTier(const std::string& name) {
   TierSet::Map tiers = current->tiers();
   tiers.erase(name);
   Publish(std::move(tiers), current->default_tier());
-  PublishEvent("tier.deleted", name);
   return {};
 }
 

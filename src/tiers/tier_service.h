@@ -95,12 +95,16 @@ class TierService final : public TierNames {
   static std::vector<Tier> BuiltinTiers();
 
   // Loads the tiers from the store, inserting any built-in tier it lacks.
-  static Result<std::unique_ptr<TierService>> Create(TierStore& store, EventBus& events, Clock& clock);
+  static Result<std::unique_ptr<TierService>> Create(TierStore& store, Clock& clock);
 
   // The tiers of the configuration file: each replaces the stored tier of its name (built-in or
   // not) or is created, so the file wins at every start; tiers it does not name are left alone.
   // All or nothing: one invalid tier (locations "tiers.<name>.<field>") applies none.
   Status ApplyConfiguredTiers(std::vector<Tier> tiers);
+
+  // A tier another node created, changed or deleted (tier.*, events/event_inbox.h): reloads it
+  // from the store.
+  Status ApplyTierEvent(const Event& event);
   // The tier of keys that have no tier of their own nor through their identity; "" for none.
   Status SetDefaultTier(std::string name);
 
@@ -121,14 +125,12 @@ class TierService final : public TierNames {
   bool Contains(std::string_view name) const override { return Find(name) != nullptr; }
 
  private:
-  TierService(TierStore& store, EventBus& events, Clock& clock) : store_(store), events_(events), clock_(clock) {}
+  TierService(TierStore& store, Clock& clock) : store_(store), clock_(clock) {}
 
   // Publishes `tiers` with the current default tier. Caller holds write_mu_.
   void Publish(TierSet::Map tiers, std::string default_tier);
-  void PublishEvent(std::string type, const std::string& name);
 
   TierStore& store_;
-  EventBus& events_;
   Clock& clock_;
   std::mutex write_mu_;  // serialises writers: validate against the current set, store, publish
   std::vector<std::unique_ptr<const TierSet>> published_;  // every set ever published; write_mu_

@@ -32,7 +32,7 @@ class TierStore {
   // Deletes the tier unless something still uses it, deciding both in one transaction so that no
   // reference can slip in between. Returns the usage found: unused() means it was deleted.
   // kNotFound when there is no such tier.
-  virtual Result<TierUsage> DeleteTierIfUnused(const std::string& name) = 0;
+  virtual Result<TierUsage> DeleteTierIfUnused(const std::string& name, UnixMillis now) = 0;
   virtual Result<std::optional<Tier>> GetTier(const std::string& name) = 0;
   // Every tier, ordered by name.
   virtual Result<std::vector<Tier>> ListTiers() = 0;

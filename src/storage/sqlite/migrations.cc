@@ -274,6 +274,27 @@ CREATE TABLE invoice_sequence (
 INSERT INTO invoice_sequence (name, value) VALUES ('invoice', 0);
 )sql";
 
+// The transactional outbox (issue 6, events/outbox_store.h): every change other nodes must hear
+// of writes its event here in the same transaction. seq orders the events; origin names the node
+// that made the change; claimed_by and
+// claimed_until let one relay at a time publish a pending event; sent_at is set once the bus
+// confirmed it, and sent rows are pruned after a day.
+constexpr const char* kSchemaV8 = R"sql(
+CREATE TABLE outbox (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  id            TEXT NOT NULL UNIQUE,
+  type          TEXT NOT NULL,
+  payload       TEXT NOT NULL,
+  at            INTEGER NOT NULL,
+  origin        TEXT NOT NULL DEFAULT '',
+  claimed_by    TEXT,
+  claimed_until INTEGER,
+  sent_at       INTEGER
+);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
@@ -282,6 +303,7 @@ constexpr std::array kMigrations = {
     Migration{5, kSchemaV5},
     Migration{6, kSchemaV6},
     Migration{7, kSchemaV7},
+    Migration{8, kSchemaV8},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

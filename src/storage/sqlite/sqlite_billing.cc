@@ -5,6 +5,7 @@
 #include "billing/invoice_json.h"
 #include "common/calendar.h"
 #include "common/ids.h"
+#include "storage/domain_events.h"
 #include "storage/sqlite/sqlite_internal.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -12,6 +13,8 @@ namespace tollgate {
 namespace {
 
 using sqlite_internal::During;
+using storage::RollupRange;
+using storage::RollupRanges;
 
 // Inserts a change only when it differs from the customer's latest one.
 constexpr std::string_view kRecordTierChange =
@@ -83,24 +86,6 @@ Result<std::vector<Invoice>> ReadInvoices(SqliteStatement& statement) {
     invoice.void_reason = statement.ColumnText(12);
     invoices.push_back(std::move(invoice));
   }
-}
-
-// [from, to) as rollup pieces: whole UTC days from the day rollups, the edges from the minute
-// ones. Both ends are on minute boundaries.
-struct RollupRange {
-  std::string_view granularity;
-  UnixMillis from;
-  UnixMillis to;
-};
-std::vector<RollupRange> RollupRanges(UnixMillis from, UnixMillis to) {
-  const UnixMillis first_day = StartOfDay(from) == from ? from : StartOfDay(from) + kMillisPerDay;
-  const UnixMillis last_day = StartOfDay(to);
-  if (first_day >= last_day) return {{"minute", from, to}};
-  std::vector<RollupRange> ranges;
-  if (from < first_day) ranges.push_back({"minute", from, first_day});
-  ranges.push_back({"day", first_day, last_day});
-  if (last_day < to) ranges.push_back({"minute", last_day, to});
-  return ranges;
 }
 
 }  // namespace
@@ -210,6 +195,9 @@ Result<std::vector<std::pair<Invoice, bool>>> SqliteStore::FinalizeInvoices(std:
         .Bind(8, InvoiceLinesToJson(invoice.lines).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
         .Bind(9, invoice.total_minor).Bind(10, now);
     if (auto ran = insert->Run(); !ran) return Fail(During("inserting invoice " + invoice.number, std::move(ran.error())));
+    if (auto recorded = sqlite_internal::WriteEvent(connection_, storage::InvoiceFinalizedEvent(invoice, now)); !recorded) {
+      return Fail(std::move(recorded.error()));
+    }
     result.emplace_back(std::move(invoice), true);
   }
   if (auto committed = transaction->Commit(); !committed) return Fail(std::move(committed.error()));

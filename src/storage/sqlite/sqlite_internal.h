@@ -2,39 +2,24 @@
 // files beside it). Internal to storage/sqlite.
 #pragma once
 
-#include <array>
-#include <cstddef>
-#include <string>
-#include <string_view>
+#include <functional>
 
-#include "common/calendar.h"
-#include "common/clock.h"
 #include "common/result.h"
+#include "events/event_bus.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/store_internal.h"
 
 namespace tollgate::sqlite_internal {
 
-// Says which operation failed, in front of SQLite's own words.
-inline Error During(std::string_view what, Error error) {
-  error.detail = std::string(what) + ": " + error.detail;
-  return error;
-}
+using storage::During;
+using storage::kUsageGranularities;
+using storage::UsageBucketStart;
 
-// The rollup granularities, by index, as the rollup tables name them.
-inline constexpr std::array<std::string_view, 4> kUsageGranularities = {"minute", "hour", "day", "month"};
+// Writes one event into the outbox inside the caller's transaction (sqlite_outbox.cc).
+Status WriteEvent(SqliteConnection& connection, const Event& event);
 
-inline UnixMillis FloorTo(UnixMillis t, UnixMillis unit) { return t - ((t % unit) + unit) % unit; }
-
-// The start of the UTC bucket of granularity index `granularity` that holds t.
-inline UnixMillis UsageBucketStart(std::size_t granularity, UnixMillis t) {
-  switch (granularity) {
-    case 0: return FloorTo(t, 60'000);
-    case 1: return FloorTo(t, 3'600'000);
-    case 2: return StartOfDay(t);
-    default: {
-      const CivilDate date = ToCivil(t);
-      return FromCivil({date.year, date.month, 1});
-    }
-  }
-}
+// Runs `write` and writes `event` into the outbox in one transaction: both or neither
+// (events/outbox_store.h). The caller holds the store's mutex.
+Status WriteWithEvent(SqliteConnection& connection, const Event& event, const std::function<Status()>& write);
 
 }  // namespace tollgate::sqlite_internal

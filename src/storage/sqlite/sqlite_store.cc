@@ -14,6 +14,8 @@
 #include "common/calendar.h"
 #include "common/ids.h"
 #include "storage/sqlite/migrations.h"
+#include "storage/domain_events.h"
+#include "storage/row_json.h"
 #include "storage/sqlite/sqlite_internal.h"
 #include "tiers/meter_pricing.h"
 
@@ -23,6 +25,15 @@ namespace {
 using sqlite_internal::During;
 using sqlite_internal::kUsageGranularities;
 using sqlite_internal::UsageBucketStart;
+using sqlite_internal::WriteEvent;
+using sqlite_internal::WriteWithEvent;
+using storage::DecodeRateLimits;
+using storage::DecodeStrings;
+using storage::DumpJson;
+using storage::EncodeRateLimits;
+using storage::EncodeStrings;
+using storage::ParseRefillInterval;
+using storage::RefillIntervalText;
 
 // ---- Connection set-up ----
 
@@ -127,6 +138,7 @@ constexpr std::string_view kUpdateCredits =
     "refill_day = ?13, last_refill_at = ?14 WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
 constexpr std::string_view kSoftDeleteKey =
     "UPDATE keys SET deleted_at = ?2 WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
+constexpr std::string_view kSelectApiOfKey = "SELECT api_id FROM keys WHERE id = ?1";
 constexpr std::string_view kHardDeleteKey = "DELETE FROM keys WHERE id = ?1 AND" TOLLGATE_KEY_IS_LIVE;
 
 #undef TOLLGATE_KEY_SELECT
@@ -290,93 +302,7 @@ Error CorruptColumn(std::string_view column, std::string_view row_id) {
                          " holds a value tollgate did not write");
 }
 
-// ---- JSON columns ----
-
-std::string DumpJson(const nlohmann::json& json) {
-  // replace, not throw, on invalid UTF-8: exceptions must not escape, and the HTTP edge has
-  // already rejected such input, so this never changes data in practice.
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string EncodeStrings(const std::vector<std::string>& values) {
-  return DumpJson(nlohmann::json(values));
-}
-
-std::string EncodeRateLimits(const std::vector<RateLimitConfig>& ratelimits) {
-  auto array = nlohmann::json::array();
-  for (const auto& ratelimit : ratelimits) {
-    array.push_back({{"id", ratelimit.id},
-                     {"name", ratelimit.name},
-                     {"limit", ratelimit.limit},
-                     {"duration", ratelimit.duration_ms},
-                     {"autoApply", ratelimit.auto_apply},
-                     {"algorithm", RateLimitAlgorithmName(ratelimit.algorithm)}});
-  }
-  return DumpJson(array);
-}
-
-std::optional<std::vector<std::string>> DecodeStrings(const std::string& text) {
-  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_array()) return std::nullopt;
-  std::vector<std::string> values;
-  values.reserve(json.size());
-  for (const auto& item : json) {
-    if (!item.is_string()) return std::nullopt;
-    values.push_back(item.get_ref<const std::string&>());
-  }
-  return values;
-}
-
-std::optional<std::vector<RateLimitConfig>> DecodeRateLimits(const std::string& text) {
-  const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_array()) return std::nullopt;
-  std::vector<RateLimitConfig> ratelimits;
-  ratelimits.reserve(json.size());
-  for (const auto& item : json) {
-    if (!item.is_object()) return std::nullopt;
-    const auto id = item.find("id");
-    const auto name = item.find("name");
-    const auto limit = item.find("limit");
-    const auto duration = item.find("duration");
-    const auto auto_apply = item.find("autoApply");
-    const auto algorithm_name = item.find("algorithm");  // absent in rows written before v2
-    if (id == item.end() || !id->is_string() || name == item.end() || !name->is_string() ||
-        limit == item.end() || !limit->is_number_integer() || duration == item.end() ||
-        !duration->is_number_integer() || auto_apply == item.end() || !auto_apply->is_boolean()) {
-      return std::nullopt;
-    }
-    auto algorithm = std::optional(RateLimitAlgorithm::kSlidingWindow);
-    if (algorithm_name != item.end()) {
-      if (!algorithm_name->is_string()) return std::nullopt;
-      algorithm = ParseRateLimitAlgorithm(algorithm_name->get_ref<const std::string&>());
-      if (!algorithm) return std::nullopt;
-    }
-    ratelimits.push_back(RateLimitConfig{
-        .id = id->get<std::string>(),
-        .name = name->get<std::string>(),
-        .limit = limit->get<std::int64_t>(),
-        .duration_ms = duration->get<std::int64_t>(),
-        .auto_apply = auto_apply->get<bool>(),
-        .algorithm = *algorithm,
-    });
-  }
-  return ratelimits;
-}
-
 // ---- Key rows ----
-
-constexpr std::string_view kRefillDaily = "daily";
-constexpr std::string_view kRefillMonthly = "monthly";
-
-std::string_view RefillIntervalText(RefillInterval interval) {
-  return interval == RefillInterval::kMonthly ? kRefillMonthly : kRefillDaily;
-}
-
-std::optional<RefillInterval> ParseRefillInterval(std::string_view text) {
-  if (text == kRefillDaily) return RefillInterval::kDaily;
-  if (text == kRefillMonthly) return RefillInterval::kMonthly;
-  return std::nullopt;
-}
 
 // NULL in every credit column means unlimited; NULL refill columns mean no refill.
 void BindCredits(SqliteStatement& statement, const std::optional<Credits>& credits) {
@@ -672,6 +598,7 @@ Status SqliteStore::DeleteApi(const std::string& api_id, UnixMillis now) {
   if (auto deleted = keys->Run(); !deleted) {
     return Fail(During("deleting the keys of api " + api_id, std::move(deleted.error())));
   }
+  if (auto recorded = WriteEvent(connection_, storage::ApiDeletedEvent(api_id, now)); !recorded) return recorded;
   return transaction->Commit();
 }
 
@@ -682,8 +609,9 @@ Status SqliteStore::InsertKey(const Key& key) {
   auto statement = connection_.Prepare(kInsertKey);
   if (!statement) return Fail(std::move(statement.error()));
   BindKey(*statement, key);
-  return RunOnOne(connection_, *statement, "inserting key " + key.id,
-                  "api " + key.api_id + " not found");
+  return WriteWithEvent(connection_, storage::KeyEvent("key.created", key, key.created_at), [&] {
+    return RunOnOne(connection_, *statement, "inserting key " + key.id, "api " + key.api_id + " not found");
+  });
 }
 
 Status SqliteStore::UpdateKey(const Key& key) {
@@ -691,8 +619,9 @@ Status SqliteStore::UpdateKey(const Key& key) {
   auto statement = connection_.Prepare(kUpdateKey);
   if (!statement) return Fail(std::move(statement.error()));
   BindKey(*statement, key);
-  return RunOnOne(connection_, *statement, "updating key " + key.id,
-                  "key " + key.id + " not found");
+  return WriteWithEvent(connection_, storage::KeyEvent("key.updated", key, key.updated_at), [&] {
+    return RunOnOne(connection_, *statement, "updating key " + key.id, "key " + key.id + " not found");
+  });
 }
 
 Status SqliteStore::DeleteKey(const std::string& key_id, bool permanent, UnixMillis now) {
@@ -701,7 +630,16 @@ Status SqliteStore::DeleteKey(const std::string& key_id, bool permanent, UnixMil
   if (!statement) return Fail(std::move(statement.error()));
   statement->Bind(1, key_id);
   if (!permanent) statement->Bind(2, now);
-  return RunOnOne(connection_, *statement, "deleting key " + key_id, "key " + key_id + " not found");
+  // The event names the key's API, read before a permanent delete removes the row.
+  auto api = connection_.Prepare(kSelectApiOfKey);
+  if (!api) return Fail(std::move(api.error()));
+  api->Bind(1, key_id);
+  auto found = api->Step();
+  if (!found) return Fail(During("deleting key " + key_id, std::move(found.error())));
+  if (!*found) return Fail(Error::NotFound("key " + key_id + " not found"));
+  return WriteWithEvent(connection_, storage::KeyDeletedEvent(key_id, api->ColumnText(0), now), [&] {
+    return RunOnOne(connection_, *statement, "deleting key " + key_id, "key " + key_id + " not found");
+  });
 }
 
 Result<std::optional<Key>> SqliteStore::GetKey(const std::string& key_id) {
@@ -842,6 +780,10 @@ Status SqliteStore::WriteUsage(std::span<const UsageEvent> events) {
     if (auto ran = upsert->Run(); !ran) return Fail(During("updating usage rollups", std::move(ran.error())));
     upsert->Reset();
   }
+  const UnixMillis latest = std::max_element(events.begin(), events.end(), [](const auto& a, const auto& b) {
+                              return a.at < b.at;
+                            })->at;
+  if (auto recorded = WriteEvent(connection_, storage::UsageBatchEvent(events, latest)); !recorded) return recorded;
   return transaction->Commit();
 }
 
@@ -924,10 +866,7 @@ std::string_view GroupByName(UsageGroupBy group_by) {
 // The coarsest of minute / hour / day whose buckets both ends of the range fall on, so long
 // aligned ranges read few rollup rows; minute otherwise (the first minute is counted whole).
 std::size_t SummaryGranularity(const UsageFilter& filter) {
-  for (std::size_t g : {std::size_t{2}, std::size_t{1}}) {
-    if (UsageBucketStart(g, filter.from) == filter.from && UsageBucketStart(g, filter.to) == filter.to) return g;
-  }
-  return 0;
+  return storage::UsageSummaryGranularity(filter.from, filter.to);
 }
 
 // Binds the shared filter parameters of a rollup (granularity g) or raw statement.
@@ -1032,6 +971,8 @@ Status SqliteStore::InsertIdentity(const Identity& identity) {
     return Fail(During("inserting identity " + identity.external_id, std::move(ran.error())));
   }
   if (auto recorded = RecordTierChange(identity.external_id, identity.tier, identity.created_at); !recorded) return recorded;
+  const auto event = storage::IdentityEvent("identity.created", identity.id, identity.external_id, identity.created_at);
+  if (auto recorded = WriteEvent(connection_, event); !recorded) return recorded;
   return transaction->Commit();
 }
 
@@ -1044,12 +985,21 @@ Result<Identity> SqliteStore::UpsertIdentity(const std::string& external_id, Uni
 
   auto statement = connection_.Prepare(kUpsertIdentity);
   if (!statement) return Fail(std::move(statement.error()));
-  statement->Bind(Param(kIdentityId), NewId("id"))
-      .Bind(Param(kIdentityExternalId), external_id)
-      .Bind(Param(kIdentityCreatedAt), now);
+  const std::string id = NewId("id");
+  statement->Bind(Param(kIdentityId), id).Bind(Param(kIdentityExternalId), external_id).Bind(Param(kIdentityCreatedAt), now);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(std::move(transaction.error()));
   if (auto inserted = statement->Run(); !inserted) {
     return Fail(During("inserting identity " + external_id, std::move(inserted.error())));
   }
+  // Another process may have created it meanwhile: then the insert was ignored, and so is the event.
+  if (connection_.Changes() > 0) {
+    if (auto recorded = WriteEvent(connection_, storage::IdentityEvent("identity.created", id, external_id, now));
+        !recorded) {
+      return Fail(std::move(recorded.error()));
+    }
+  }
+  if (auto committed = transaction->Commit(); !committed) return Fail(std::move(committed.error()));
   auto created = SelectIdentity(kSelectIdentityByExternalId, external_id);
   if (!created) return Fail(std::move(created.error()));
   if (!*created) return Fail(Error::Internal("identity " + external_id + " vanished after insert"));
@@ -1075,6 +1025,8 @@ Status SqliteStore::UpdateIdentity(const Identity& identity, UnixMillis now) {
   }
   // The history is keyed by external id, which an update never changes.
   if (auto recorded = RecordTierChange(identity.external_id, identity.tier, now); !recorded) return recorded;
+  const auto event = storage::IdentityEvent("identity.updated", identity.id, identity.external_id, now);
+  if (auto recorded = WriteEvent(connection_, event); !recorded) return recorded;
   return transaction->Commit();
 }
 
@@ -1110,6 +1062,10 @@ Status SqliteStore::DeleteIdentity(const std::string& identity_id, UnixMillis no
   auto external_id = ExternalIdOfIdentity(identity_id);
   if (!external_id) return Fail(std::move(external_id.error()));
   if (auto recorded = RecordTierChange(*external_id, "", now); !recorded) return recorded;
+  if (auto recorded = WriteEvent(connection_, storage::IdentityEvent("identity.deleted", identity_id, *external_id, now));
+      !recorded) {
+    return recorded;
+  }
   return transaction->Commit();
 }
 
@@ -1163,10 +1119,10 @@ Status SqliteStore::InsertTier(const Tier& tier) {
   auto statement = connection_.Prepare(kInsertTier);
   if (!statement) return Fail(std::move(statement.error()));
   BindTier(*statement, tier);
-  if (auto ran = statement->Run(); !ran) {
-    return Fail(During("inserting tier " + tier.name, std::move(ran.error())));
-  }
-  return {};
+  return WriteWithEvent(connection_, storage::TierEvent("tier.created", tier.name, tier.created_at), [&]() -> Status {
+    if (auto ran = statement->Run(); !ran) return Fail(During("inserting tier " + tier.name, std::move(ran.error())));
+    return {};
+  });
 }
 
 Status SqliteStore::UpdateTier(const Tier& tier) {
@@ -1174,11 +1130,12 @@ Status SqliteStore::UpdateTier(const Tier& tier) {
   auto statement = connection_.Prepare(kUpdateTier);
   if (!statement) return Fail(std::move(statement.error()));
   BindTier(*statement, tier);
-  return RunOnOne(connection_, *statement, "updating tier " + tier.name,
-                  "tier " + tier.name + " not found");
+  return WriteWithEvent(connection_, storage::TierEvent("tier.updated", tier.name, tier.updated_at), [&] {
+    return RunOnOne(connection_, *statement, "updating tier " + tier.name, "tier " + tier.name + " not found");
+  });
 }
 
-Result<TierUsage> SqliteStore::DeleteTierIfUnused(const std::string& name) {
+Result<TierUsage> SqliteStore::DeleteTierIfUnused(const std::string& name, UnixMillis now) {
   std::lock_guard lock(mutex_);
   const std::string what = "deleting tier " + name;
   auto transaction = SqliteTransaction::Begin(connection_);
@@ -1205,6 +1162,9 @@ Result<TierUsage> SqliteStore::DeleteTierIfUnused(const std::string& name) {
   statement->Bind(1, name);
   if (auto deleted = RunOnOne(connection_, *statement, what, "tier " + name + " not found"); !deleted) {
     return Fail(std::move(deleted.error()));
+  }
+  if (auto recorded = WriteEvent(connection_, storage::TierEvent("tier.deleted", name, now)); !recorded) {
+    return Fail(std::move(recorded.error()));
   }
   if (auto committed = transaction->Commit(); !committed) return Fail(std::move(committed.error()));
   return usage;
@@ -1280,6 +1240,9 @@ Result<RatelimitOverride> SqliteStore::UpsertRatelimitOverride(const RatelimitOv
   auto overrides = ReadOverrides(*select);
   if (!overrides) return Fail(During(what, std::move(overrides.error())));
   if (overrides->empty()) return Fail(Error::Internal("ratelimit override " + row.identifier + " vanished after upsert"));
+  const auto event =
+      storage::RatelimitOverrideEvent("ratelimit.override_set", row.namespace_id, row.identifier, row.updated_at);
+  if (auto recorded = WriteEvent(connection_, event); !recorded) return Fail(std::move(recorded.error()));
   if (auto committed = transaction->Commit(); !committed) return Fail(During(what, std::move(committed.error())));
   return std::move(overrides->front());
 }
@@ -1290,8 +1253,11 @@ Status SqliteStore::DeleteRatelimitOverride(const std::string& namespace_id, con
   auto statement = connection_.Prepare(kSoftDeleteOverride);
   if (!statement) return Fail(std::move(statement.error()));
   statement->Bind(1, namespace_id).Bind(2, identifier).Bind(3, now);
-  return RunOnOne(connection_, *statement, "deleting the ratelimit override of " + identifier,
-                  "no ratelimit override for " + identifier + " in namespace " + namespace_id);
+  const auto event = storage::RatelimitOverrideEvent("ratelimit.override_deleted", namespace_id, identifier, now);
+  return WriteWithEvent(connection_, event, [&] {
+    return RunOnOne(connection_, *statement, "deleting the ratelimit override of " + identifier,
+                    "no ratelimit override for " + identifier + " in namespace " + namespace_id);
+  });
 }
 
 Result<RatelimitOverridePage> SqliteStore::ListRatelimitOverrides(const std::string& namespace_id,
@@ -1340,19 +1306,20 @@ Status SqliteStore::InsertRootKey(const RootKey& key) {
       .BindTextOrNull(4, key.name)
       .Bind(5, EncodeStrings(key.permissions))
       .Bind(6, key.created_at);
-  if (auto ran = statement->Run(); !ran) {
-    return Fail(During("inserting root key " + key.id, std::move(ran.error())));
-  }
-  return {};
+  return WriteWithEvent(connection_, storage::RootKeyEvent("rootkey.created", key.id, key.created_at), [&]() -> Status {
+    if (auto ran = statement->Run(); !ran) return Fail(During("inserting root key " + key.id, std::move(ran.error())));
+    return {};
+  });
 }
 
-Status SqliteStore::DeleteRootKey(const std::string& id) {
+Status SqliteStore::DeleteRootKey(const std::string& id, UnixMillis now) {
   std::lock_guard lock(mutex_);
   auto statement = connection_.Prepare(kDeleteRootKey);
   if (!statement) return Fail(std::move(statement.error()));
   statement->Bind(1, id);
-  return RunOnOne(connection_, *statement, "deleting root key " + id,
-                  "root key " + id + " not found");
+  return WriteWithEvent(connection_, storage::RootKeyEvent("rootkey.deleted", id, now), [&] {
+    return RunOnOne(connection_, *statement, "deleting root key " + id, "root key " + id + " not found");
+  });
 }
 
 Result<std::vector<RootKey>> SqliteStore::ListRootKeys() {

@@ -66,7 +66,7 @@ class SqliteStore final : public Store {
   // TierStore
   Status InsertTier(const Tier& tier) override;
   Status UpdateTier(const Tier& tier) override;
-  Result<TierUsage> DeleteTierIfUnused(const std::string& name) override;
+  Result<TierUsage> DeleteTierIfUnused(const std::string& name, UnixMillis now) override;
   Result<std::optional<Tier>> GetTier(const std::string& name) override;
   Result<std::vector<Tier>> ListTiers() override;
 
@@ -113,8 +113,17 @@ class SqliteStore final : public Store {
 
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
-  Status DeleteRootKey(const std::string& id) override;
+  Status DeleteRootKey(const std::string& id, UnixMillis now) override;
   Result<std::vector<RootKey>> ListRootKeys() override;
+
+  // OutboxStore (sqlite_outbox.cc)
+  Result<std::vector<OutboxEvent>> ClaimOutboxEvents(const std::string& relay, std::size_t limit, UnixMillis now,
+                                                     std::int64_t lease_ms) override;
+  Status MarkOutboxSent(std::span<const std::int64_t> seqs, UnixMillis now) override;
+  Result<std::vector<OutboxEvent>> OutboxEventsAfter(std::int64_t after, std::size_t limit) override;
+  Result<std::int64_t> LatestOutboxSeq() override;
+  Result<std::optional<UnixMillis>> OldestPendingOutboxAt() override;
+  Status PruneOutbox(UnixMillis sent_before) override;
 
   // Store
   Status Ping() override;

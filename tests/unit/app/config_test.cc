@@ -264,26 +264,34 @@ TEST(ParseListenTest, RefusesWhatIsNotAddressPort) {
   }
 }
 
-// ---- SqlitePathFromUrl ----
+// ---- ParseStoreUrl ----
 
-TEST(SqlitePathFromUrlTest, StripsTheScheme) {
-  EXPECT_EQ(SqlitePathFromUrl("sqlite://./data/x.db"), "./data/x.db");
-  EXPECT_EQ(SqlitePathFromUrl("sqlite:///var/lib/tollgate.db"), "/var/lib/tollgate.db");
+TEST(ParseStoreUrlTest, SqliteUrlsNameAFile) {
+  auto relative = ParseStoreUrl("sqlite://./data/x.db");
+  ASSERT_TRUE(relative.has_value());
+  EXPECT_EQ(relative->kind, StoreUrl::Kind::kSqlite);
+  EXPECT_EQ(relative->sqlite_path, "./data/x.db");
+  EXPECT_EQ(ParseStoreUrl("sqlite:///var/lib/tollgate.db")->sqlite_path, "/var/lib/tollgate.db");
 }
 
-TEST(SqlitePathFromUrlTest, RefusesOtherStoresWithAReason) {
-  auto postgres = SqlitePathFromUrl("postgres://user@db/tollgate");
-  ASSERT_FALSE(postgres.has_value());
-  EXPECT_NE(postgres.error().detail.find("PostgreSQL"), std::string::npos) << postgres.error().detail;
-  EXPECT_FALSE(SqlitePathFromUrl("postgresql://db/tollgate").has_value());
+TEST(ParseStoreUrlTest, PostgresUrlsGoToLibpqAsTheyAre) {
+  auto postgres = ParseStoreUrl("postgres://tollgate:secret@db:5432/tollgate?sslmode=require");
+  ASSERT_TRUE(postgres.has_value());
+  EXPECT_EQ(postgres->kind, StoreUrl::Kind::kPostgres);
+  EXPECT_EQ(postgres->conninfo, "postgres://tollgate:secret@db:5432/tollgate?sslmode=require");
+  EXPECT_EQ(ParseStoreUrl("postgresql://db/tollgate")->kind, StoreUrl::Kind::kPostgres);
+}
 
-  auto bare = SqlitePathFromUrl("foo");
+TEST(ParseStoreUrlTest, RefusesWhatIsNoStoreWithAReason) {
+  auto bare = ParseStoreUrl("foo");
   ASSERT_FALSE(bare.has_value());
   EXPECT_NE(bare.error().detail.find("sqlite://"), std::string::npos) << bare.error().detail;
+  EXPECT_NE(bare.error().detail.find("postgres://"), std::string::npos) << bare.error().detail;
 
-  auto empty_path = SqlitePathFromUrl("sqlite://");
+  auto empty_path = ParseStoreUrl("sqlite://");
   ASSERT_FALSE(empty_path.has_value());
   EXPECT_NE(empty_path.error().detail.find("names no file"), std::string::npos);
+  EXPECT_FALSE(ParseStoreUrl("postgres://").has_value());
 }
 
 // ---- ToServerOptions ----

@@ -16,6 +16,7 @@
 
 #include "common/calendar.h"
 #include "events/inprocess/in_process_event_bus.h"
+#include "events/outbox_relay.h"
 #include "storage/sqlite/sqlite_store.h"
 
 namespace tollgate {
@@ -55,7 +56,7 @@ class KeyServiceTest : public ::testing::Test {
       ASSERT_TRUE(service_->FlushCredits().has_value());
     }
     service_.reset();
-    auto service = KeyService::Create(*store_, events_, clock_);
+    auto service = KeyService::Create(*store_, clock_);
     ASSERT_TRUE(service.has_value()) << service.error().detail;
     service_ = std::move(*service);
   }
@@ -774,9 +775,10 @@ TEST_F(KeyServiceTest, ARestartSeesEveryKey) {
   }
 }
 
-TEST_F(KeyServiceTest, WritesPublishKeyEventsThatNameTheKeyButNotTheSecret) {
+TEST_F(KeyServiceTest, WritesLeaveKeyEventsInTheOutboxThatNameTheKeyButNotTheSecret) {
   std::vector<Event> seen;
   events_.Subscribe("key.*", [&seen](const Event& event) { seen.push_back(event); });
+  OutboxRelay relay(*store_, events_, clock_, {});
 
   const CreatedKey created = MustCreate();
   UpdateKeyParams update;
@@ -784,6 +786,8 @@ TEST_F(KeyServiceTest, WritesPublishKeyEventsThatNameTheKeyButNotTheSecret) {
   update.name = "x";
   ASSERT_OK(service_->UpdateKey(std::move(update)));
   ASSERT_OK(service_->DeleteKey(created.key_id, false));
+  auto relayed = relay.RunOnce();
+  ASSERT_OK(relayed);
 
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].type, "key.created");

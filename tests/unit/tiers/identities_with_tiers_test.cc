@@ -12,6 +12,7 @@
 #include "result_assertions.h"
 
 #include "events/inprocess/in_process_event_bus.h"
+#include "events/outbox_relay.h"
 #include "keys/key_service.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tiers/tier_service.h"
@@ -27,19 +28,20 @@ class IdentitiesWithTiersTest : public ::testing::Test {
     auto store = SqliteStore::Open(kSqliteInMemoryPath);
     ASSERT_TRUE(store.has_value()) << store.error().detail;
     store_ = std::move(*store);
-    auto tiers = TierService::Create(*store_, events_, clock_);
+    auto tiers = TierService::Create(*store_, clock_);
     ASSERT_TRUE(tiers.has_value()) << tiers.error().detail;
     tiers_ = std::move(*tiers);
     Restart();
     auto api = keys_->CreateApi("test-api");
     ASSERT_TRUE(api.has_value()) << api.error().detail;
     api_id_ = api->id;
+    RelayEvents();  // the built-in tiers' tier.created, before anyone listens
     events_.Subscribe("identity.*", [this](const Event& event) { published_.push_back(event.type); });
   }
 
   // A new KeyService over the same store, as after a process restart.
   void Restart() {
-    auto keys = KeyService::Create(*store_, events_, clock_, tiers_.get());
+    auto keys = KeyService::Create(*store_, clock_, tiers_.get());
     ASSERT_TRUE(keys.has_value()) << keys.error().detail;
     keys_ = std::move(*keys);
   }
@@ -72,6 +74,16 @@ class IdentitiesWithTiersTest : public ::testing::Test {
   }
 
   ManualClock clock_{kStart};
+  // Publishes what the store wrote into the outbox to events_, as the server's relay does.
+  void RelayEvents() {
+    OutboxRelay relay(*store_, events_, clock_, {});
+    for (;;) {
+      auto relayed = relay.RunOnce();
+      ASSERT_OK(relayed);
+      if (*relayed == 0) return;
+    }
+  }
+
   InProcessEventBus events_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<TierService> tiers_;
@@ -99,6 +111,7 @@ TEST_F(IdentitiesWithTiersTest, CreatedIdentityIsFoundByIdAndByExternalId) {
     EXPECT_EQ(got->ratelimits.at(0).algorithm, RateLimitAlgorithm::kTokenBucket);
   }
   EXPECT_EQ(keys_->GetIdentity("nobody").error().code, ErrorCode::kNotFound);
+  RelayEvents();
   EXPECT_EQ(published_, std::vector<std::string>{"identity.created"});
 
   auto stored = store_->GetIdentityById(created->id);
@@ -271,6 +284,7 @@ TEST_F(IdentitiesWithTiersTest, DeletedIdentityLeavesItsKeysWorkingWithoutIt) {
   EXPECT_EQ(entry->identity, nullptr);
   EXPECT_EQ(entry->key.external_id, "");
   EXPECT_EQ(keys_->Verify(entry, VerifyParams{}).code, VerifyCode::kValid);
+  RelayEvents();
   EXPECT_EQ(published_, (std::vector<std::string>{"identity.created", "identity.deleted"}));
 
   // The external id is free; a new identity with it does not adopt the old keys.
@@ -354,7 +368,7 @@ TEST_F(IdentitiesWithTiersTest, KeyTierMustNameATierAndCanBeChangedOrCleared) {
 }
 
 TEST_F(IdentitiesWithTiersTest, WithoutTierNamesNoTierIsAccepted) {
-  auto keys = KeyService::Create(*store_, events_, clock_);  // no TierNames
+  auto keys = KeyService::Create(*store_, clock_);  // no TierNames
   ASSERT_OK(keys);
   CreateKeyParams params;
   params.api_id = api_id_;

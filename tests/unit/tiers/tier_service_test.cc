@@ -12,6 +12,7 @@
 #include "result_assertions.h"
 
 #include "events/inprocess/in_process_event_bus.h"
+#include "events/outbox_relay.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "../storage/temp_dir.h"
 
@@ -50,9 +51,10 @@ class TierServiceTest : public ::testing::Test {
     auto store = SqliteStore::Open(kSqliteInMemoryPath);
     ASSERT_TRUE(store.has_value()) << store.error().detail;
     store_ = std::move(*store);
-    auto tiers = TierService::Create(*store_, events_, clock_);
+    auto tiers = TierService::Create(*store_, clock_);
     ASSERT_TRUE(tiers.has_value()) << tiers.error().detail;
     tiers_ = std::move(*tiers);
+    RelayEvents();  // the built-in tiers' tier.created, before anyone listens
     events_.Subscribe("tier.*", [this](const Event& event) { published_.push_back(event.type); });
   }
 
@@ -66,6 +68,16 @@ class TierServiceTest : public ::testing::Test {
   }
 
   ManualClock clock_{kStart};
+  // Publishes what the store wrote into the outbox to events_, as the server's relay does.
+  void RelayEvents() {
+    OutboxRelay relay(*store_, events_, clock_, {});
+    for (;;) {
+      auto relayed = relay.RunOnce();
+      ASSERT_OK(relayed);
+      if (*relayed == 0) return;
+    }
+  }
+
   InProcessEventBus events_;
   std::unique_ptr<SqliteStore> store_;
   std::unique_ptr<TierService> tiers_;
@@ -117,7 +129,7 @@ TEST_F(TierServiceTest, BuiltinsAreSeededIntoTheStoreOnceAndChangesSurviveAResta
   update.ratelimits = std::vector{Limit("requests", 250, 1'000)};
   ASSERT_OK(tiers_->UpdateTier(update));
 
-  auto restarted = TierService::Create(*store_, events_, clock_);
+  auto restarted = TierService::Create(*store_, clock_);
   ASSERT_OK(restarted);
   const auto pro = (*restarted)->GetTier("pro");
   ASSERT_OK(pro);
@@ -159,6 +171,7 @@ TEST_F(TierServiceTest, CreatedTierIsStoredServedAndNeverBuiltin) {
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found->included_quota, 1'000);
   EXPECT_EQ(tiers_->ListTiers().size(), 4u);
+  RelayEvents();
   EXPECT_EQ(published_, std::vector<std::string>{"tier.created"});
 
   auto again = tiers_->CreateTier(Custom("gold"));
@@ -320,6 +333,7 @@ TEST_F(TierServiceTest, UnusedCustomTierIsDeletedEverywhere) {
   auto stored = store_->GetTier("gold");
   ASSERT_OK(stored);
   EXPECT_FALSE(stored->has_value());
+  RelayEvents();
   EXPECT_EQ(published_, (std::vector<std::string>{"tier.created", "tier.deleted"}));
   ASSERT_OK(tiers_->CreateTier(Custom("gold")));  // the name is free again
 }
@@ -432,7 +446,7 @@ TEST_F(TierServiceTest, ConfiguredTiersOverlayAndCreateAndArePersisted) {
   EXPECT_TRUE(tiers_->Contains("basic"));
   EXPECT_TRUE(tiers_->Contains("starter"));
 
-  auto restarted = TierService::Create(*store_, events_, clock_);
+  auto restarted = TierService::Create(*store_, clock_);
   ASSERT_OK(restarted);
   EXPECT_EQ((*restarted)->GetTier("pro")->ratelimits.at(0).limit, 200);
   EXPECT_EQ((*restarted)->GetTier("basic")->throttle_to, "starter");
@@ -463,17 +477,16 @@ TEST(TierServiceFileTest, TiersSurviveReopeningTheDatabaseFile) {
   TempDir dir;
   const std::string path = (dir.Path() / "tollgate.db").string();
   ManualClock clock(kStart);
-  InProcessEventBus events;
   {
     auto store = SqliteStore::Open(path);
     ASSERT_OK(store);
-    auto tiers = TierService::Create(**store, events, clock);
+    auto tiers = TierService::Create(**store, clock);
     ASSERT_OK(tiers);
     ASSERT_OK((*tiers)->CreateTier(Custom("gold")));
   }
   auto store = SqliteStore::Open(path);
   ASSERT_OK(store);
-  auto tiers = TierService::Create(**store, events, clock);
+  auto tiers = TierService::Create(**store, clock);
   ASSERT_OK(tiers);
   EXPECT_EQ((*tiers)->ListTiers().size(), 4u);
   EXPECT_EQ((*tiers)->GetTier("gold")->included_quota, 1'000);

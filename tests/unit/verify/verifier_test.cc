@@ -67,10 +67,10 @@ class VerifierTest : public ::testing::Test {
     auto store = SqliteStore::Open(kSqliteInMemoryPath);
     ASSERT_TRUE(store.has_value()) << store.error().detail;
     store_ = std::move(*store);
-    auto tiers = TierService::Create(*store_, events_, clock_);
+    auto tiers = TierService::Create(*store_, clock_);
     ASSERT_TRUE(tiers.has_value()) << tiers.error().detail;
     tiers_ = std::move(*tiers);
-    auto keys = KeyService::Create(*store_, events_, clock_, tiers_.get());
+    auto keys = KeyService::Create(*store_, clock_, tiers_.get());
     ASSERT_TRUE(keys.has_value()) << keys.error().detail;
     keys_ = std::move(*keys);
     RestartQuota();
