@@ -166,6 +166,11 @@ int RunServe(const ServeConfig& config) {
   usage_options.flush_batch = config.usage_flush_batch;
   usage_options.max_buffered = config.usage_max_buffered;
   usage_options.spill_path = UsageSpillPath(config, *store_url);
+  if (const auto dir = std::filesystem::path(usage_options.spill_path).parent_path(); !dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) return fail(Error::Unavailable("cannot create " + dir.string() + " for the usage spill file: " + error.message()));
+  }
   auto usage = UsageRecorder::Start(**store, std::move(usage_options));
   if (!usage) return fail(usage.error());
 

@@ -84,6 +84,9 @@ class AmqpEventBus::Connection {
       return Fail(Error::InvalidInput("--events '" + RedactUrlPassword(url) +
                                       "' is not an AMQP URL; use amqp://user:password@host:5672/vhost"));
     }
+    // "amqp://host:5672/" leaves an empty vhost, which RabbitMQ refuses; people mean the default.
+    static char kDefaultVhost[] = "/";
+    if (info.vhost == nullptr || *info.vhost == '\0') info.vhost = kDefaultVhost;
     if (info.ssl) return Fail(Error::InvalidInput("--events: amqps:// is not supported; put TLS in front of the broker"));
     std::unique_ptr<Connection> connection(new Connection(amqp_new_connection()));
     amqp_socket_t* socket = amqp_tcp_socket_new(connection->state_);

@@ -800,6 +800,42 @@ TEST_F(KeyServiceTest, WritesLeaveKeyEventsInTheOutboxThatNameTheKeyButNotTheSec
   }
 }
 
+// Two nodes on one store: what the first writes, the second learns by applying the outbox's
+// events, reloading each key from the store.
+TEST_F(KeyServiceTest, AnotherNodeAppliesKeyChangesFromTheStore) {
+  auto other = KeyService::Create(*store_, clock_);
+  ASSERT_OK(other);
+  auto apply_new_events = [&, cursor = std::int64_t{0}]() mutable {
+    auto events = store_->OutboxEventsAfter(cursor, 100);
+    ASSERT_OK(events);
+    for (const auto& entry : *events) {
+      cursor = entry.seq;
+      if (entry.event.type.starts_with("key.")) ASSERT_OK((*other)->ApplyKeyEvent(entry.event));
+    }
+  };
+  auto code_on_other = [&](const std::string& secret) {
+    CachedKeyPtr key = (*other)->FindForVerify(secret);
+    return VerifyCodeName((*other)->Verify(key, VerifyParams{nullptr, 0}).code);
+  };
+
+  const CreatedKey created = MustCreate();
+  EXPECT_EQ(code_on_other(created.secret), "NOT_FOUND");
+  apply_new_events();
+  EXPECT_EQ(code_on_other(created.secret), "VALID");
+
+  UpdateKeyParams disable;
+  disable.key_id = created.key_id;
+  disable.enabled = false;
+  ASSERT_OK(service_->UpdateKey(std::move(disable)));
+  apply_new_events();
+  EXPECT_EQ(code_on_other(created.secret), "DISABLED");
+
+  ASSERT_OK(service_->DeleteKey(created.key_id, false));
+  apply_new_events();
+  EXPECT_EQ(code_on_other(created.secret), "NOT_FOUND");
+  EXPECT_EQ((*other)->cache().Size(), 0u);
+}
+
 TEST_F(KeyServiceTest, RateLimitsTheLimiterCouldNeverDecideAreRefused) {
   CreateKeyParams params = Params();
   RateLimitConfig yearly;
