@@ -3,6 +3,11 @@
 namespace tollgate {
 namespace {
 
+// A NUL character means nothing in any of tollgate's strings, and PostgreSQL text cannot hold
+// one: refused here, it can never reach a store and stall a batch of usage writes.
+constexpr const char* kNulMessage = "must not contain a NUL character (\\u0000)";
+constexpr const char* kNulFix = "remove the \\u0000 escapes from the string";
+
 const char* TypeName(const nlohmann::json& value) {
   switch (value.type()) {
     case nlohmann::json::value_t::null: return "null";
@@ -50,6 +55,10 @@ std::optional<std::string> FieldReader::OptionalString(const char* name, std::si
     AddError(At(name), min_length == max_length
                            ? "must be " + std::to_string(min_length) + " characters"
                            : "must be " + std::to_string(min_length) + " to " + std::to_string(max_length) + " characters long");
+    return std::nullopt;
+  }
+  if (text.find('\0') != std::string::npos) {
+    AddError(At(name), kNulMessage, kNulFix);
     return std::nullopt;
   }
   return text;
@@ -120,6 +129,10 @@ std::optional<std::vector<std::string>> FieldReader::OptionalStringArray(const c
     const auto& item = (*value)[i];
     if (!item.is_string()) {
       AddError(At(name) + "[" + std::to_string(i) + "]", std::string("must be a string, got ") + TypeName(item));
+      return std::nullopt;
+    }
+    if (item.get_ref<const std::string&>().find('\0') != std::string::npos) {
+      AddError(At(name) + "[" + std::to_string(i) + "]", kNulMessage, kNulFix);
       return std::nullopt;
     }
     items.push_back(item.get<std::string>());

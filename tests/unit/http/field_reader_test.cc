@@ -49,6 +49,16 @@ TEST_F(FieldReaderTest, RequiredStringMissingOrNullIsRequired) {
   EXPECT_FALSE(reader.ok());
 }
 
+TEST_F(FieldReaderTest, NulCharactersAreRefusedInStringsAndStringArrays) {
+  FieldReader reader = Read(R"({"identifier":"a\u0000b","tags":["ok","x\u0000"]})");
+  EXPECT_EQ(reader.OptionalString("identifier"), std::nullopt);
+  EXPECT_EQ(reader.OptionalStringArray("tags", 8), std::nullopt);
+  ASSERT_EQ(errors_.size(), 2u);
+  EXPECT_EQ(errors_[0].location, "body.identifier");
+  EXPECT_NE(errors_[0].message.find("NUL"), std::string::npos) << errors_[0].message;
+  EXPECT_EQ(errors_[1].location, "body.tags[1]");
+}
+
 TEST_F(FieldReaderTest, StringOfWrongTypeNamesFieldAndActualType) {
   FieldReader reader = Read(R"({"name":42})");
   reader.RequiredString("name");
