@@ -235,6 +235,23 @@ TEST_F(RootKeyServiceTest, DeletedKeyNoLongerAuthenticatesAlsoAfterARestart) {
   EXPECT_NE(service_->Authenticate(kept->secret), nullptr);
 }
 
+// Another node over the same store sees root keys created and deleted here once it reloads (what
+// it does on rootkey.* events).
+TEST_F(RootKeyServiceTest, AnotherNodeSeesCreatedAndDeletedKeysAfterAReload) {
+  auto other = RootKeyService::Create(*store_, clock_);
+  ASSERT_OK(other);
+  auto created = service_->CreateRootKey(Caller({"*"}), "ops", {"*"});
+  ASSERT_OK(created);
+  EXPECT_EQ((*other)->Authenticate(created->secret), nullptr);
+  ASSERT_OK((*other)->Reload());
+  EXPECT_NE((*other)->Authenticate(created->secret), nullptr);
+
+  ASSERT_OK(service_->DeleteRootKey(created->key.id));
+  EXPECT_NE((*other)->Authenticate(created->secret), nullptr);  // until it hears of it
+  ASSERT_OK((*other)->Reload());
+  EXPECT_EQ((*other)->Authenticate(created->secret), nullptr);
+}
+
 TEST_F(RootKeyServiceTest, DeletingAnUnknownKeyIsNotFound) {
   auto status = service_->DeleteRootKey("rk_missing");
   ASSERT_FALSE(status.has_value());

@@ -436,6 +436,34 @@ TEST(RatelimitServiceRestartTest, NamespacesAndOverridesSurviveARestart) {
   EXPECT_EQ((*service)->GetOverride("api", "gone", AllowAll()).error().code, ErrorCode::kNotFound);
 }
 
+// Another node over the same store (one that never used the namespace) applies
+// ratelimit.override_* events by reloading the namespace's overrides.
+TEST_F(RatelimitServiceTest, AnotherNodeAppliesOverrideChangesFromTheStore) {
+  MemoryCounterStore other_counters;
+  auto other = RatelimitService::Create(*store_, other_counters, clock_);
+  ASSERT_OK(other);
+  auto apply_events_after = [&](std::int64_t after) {
+    auto events = store_->OutboxEventsAfter(after, 100);
+    ASSERT_OK(events);
+    for (const auto& entry : *events) {
+      if (entry.event.type.starts_with("ratelimit.")) ASSERT_OK((*other)->ApplyOverrideEvent(entry.event));
+    }
+  };
+  SetOverride("api", "vip", 100, 1000);
+  apply_events_after(0);
+  auto seen = (*other)->GetOverride("api", "vip", AllowAll());
+  ASSERT_OK(seen);
+  EXPECT_EQ(seen->limit, 100);
+
+  auto before = store_->LatestOutboxSeq();
+  ASSERT_OK(before);
+  ASSERT_OK(service_->DeleteOverride("api", "vip", AllowAll()));
+  apply_events_after(*before);
+  auto gone = (*other)->GetOverride("api", "vip", AllowAll());
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
 TEST_F(RatelimitServiceTest, DecisionsRunWhileOverridesChange) {
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0};

@@ -473,6 +473,33 @@ TEST_F(TierServiceTest, AnInvalidConfiguredTierAppliesNone) {
   EXPECT_FALSE(tiers_->Contains("twice"));
 }
 
+// Another node over the same store applies tier.* events by reloading the tier.
+TEST_F(TierServiceTest, AnotherNodeAppliesTierChangesFromTheStore) {
+  auto other = TierService::Create(*store_, clock_);
+  ASSERT_OK(other);
+  auto apply_events_after = [&](std::int64_t after) {
+    auto events = store_->OutboxEventsAfter(after, 100);
+    ASSERT_OK(events);
+    for (const auto& entry : *events) {
+      if (entry.event.type.starts_with("tier.")) ASSERT_OK((*other)->ApplyTierEvent(entry.event));
+    }
+  };
+  auto before = store_->LatestOutboxSeq();
+  ASSERT_OK(before);
+  ASSERT_OK(tiers_->CreateTier(Custom("gold")));
+  EXPECT_FALSE((*other)->Contains("gold"));
+  apply_events_after(*before);
+  ASSERT_TRUE((*other)->Contains("gold"));
+  EXPECT_EQ((*other)->GetTier("gold")->description, tiers_->GetTier("gold")->description);
+
+  before = store_->LatestOutboxSeq();
+  ASSERT_OK(before);
+  ASSERT_OK(tiers_->DeleteTier("gold"));
+  apply_events_after(*before);
+  EXPECT_FALSE((*other)->Contains("gold"));
+  EXPECT_TRUE((*other)->Contains("pro"));
+}
+
 TEST(TierServiceFileTest, TiersSurviveReopeningTheDatabaseFile) {
   TempDir dir;
   const std::string path = (dir.Path() / "tollgate.db").string();
