@@ -7,22 +7,31 @@
 namespace tollgate {
 
 Result<std::size_t> OutboxRelay::RunOnce() {
-  auto claimed =
-      store_.ClaimOutboxEvents(options_.relay_name, options_.batch_size, clock_.NowMillis(), options_.lease_ms);
-  if (!claimed) return Fail(std::move(claimed.error()));
-  if (claimed->empty()) return std::size_t{0};
-  std::vector<Event> events;
-  std::vector<std::int64_t> seqs;
-  events.reserve(claimed->size());
-  seqs.reserve(claimed->size());
-  for (auto& entry : *claimed) {
-    seqs.push_back(entry.seq);
-    events.push_back(std::move(entry.event));
+  const UnixMillis now = clock_.NowMillis();
+  // A batch kept past its lease may be another relay's by now: claim again rather than publish it twice.
+  if (!unsent_.empty() && now >= unsent_claimed_until_) {
+    unsent_.clear();
+    unsent_seqs_.clear();
   }
-  if (auto published = bus_.PublishBatch(events); !published) return Fail(std::move(published.error()));
-  if (auto marked = store_.MarkOutboxSent(seqs, clock_.NowMillis()); !marked) return Fail(std::move(marked.error()));
-  published_.fetch_add(events.size(), std::memory_order_relaxed);
-  return events.size();
+  if (unsent_.empty()) {
+    auto claimed = store_.ClaimOutboxEvents(options_.relay_name, options_.batch_size, now, options_.lease_ms);
+    if (!claimed) return Fail(std::move(claimed.error()));
+    for (auto& entry : *claimed) {
+      unsent_seqs_.push_back(entry.seq);
+      unsent_.push_back(std::move(entry.event));
+    }
+    unsent_claimed_until_ = now + options_.lease_ms;
+  }
+  if (unsent_.empty()) return std::size_t{0};
+  if (auto published = bus_.PublishBatch(unsent_); !published) return Fail(std::move(published.error()));
+  if (auto marked = store_.MarkOutboxSent(unsent_seqs_, clock_.NowMillis()); !marked) {
+    return Fail(std::move(marked.error()));
+  }
+  const std::size_t count = unsent_.size();
+  unsent_.clear();
+  unsent_seqs_.clear();
+  published_.fetch_add(count, std::memory_order_relaxed);
+  return count;
 }
 
 void OutboxRelay::Start() { thread_ = std::thread([this] { Loop(); }); }

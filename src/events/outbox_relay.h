@@ -5,10 +5,12 @@
 //
 // Threads: Start() runs one thread that claims a batch every `poll_interval` (sooner after
 // Wake()), publishes it, marks it, and repeats while batches come back full. When the bus or the
-// store fails it keeps the batch's claim (other nodes' relays skip it until the lease runs out),
-// logs once per outage, and retries after `retry_interval`. Every node runs a relay; claims keep
-// two from publishing the same events, and take over a dead node's events after the lease.
-// RunOnce() does one round on the caller's thread (tests, and the final drain at shutdown).
+// store fails it keeps the batch and its claim (other nodes' relays skip it until the lease runs
+// out), logs once per outage, and retries that same batch after `retry_interval`: the oldest
+// events go out first, as soon as the bus is back, not when their lease runs out. Every node runs
+// a relay; claims keep two from publishing the same events, and take over a dead node's events
+// after the lease. RunOnce() does one round on the caller's thread (tests, and the final drain at
+// shutdown); never while the thread runs.
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -51,7 +54,8 @@ class OutboxRelay {
   void Wake();
 
   // One claim-publish-mark round: how many events were published and marked (0 when none were
-  // pending). Fails with the store's or the bus's error; the batch then stays pending.
+  // pending). Fails with the store's or the bus's error; the batch then stays pending, and the
+  // next round tries it again (or claims afresh once its lease has run out).
   Result<std::size_t> RunOnce();
 
   // Events published and marked since start.
@@ -67,6 +71,12 @@ class OutboxRelay {
   const OutboxRelayOptions options_;
   std::atomic<std::uint64_t> published_{0};
   UnixMillis next_prune_at_ = 0;  // relay thread only
+
+  // The claimed batch not yet published and marked (a round failed), until its lease runs out.
+  // Relay thread only.
+  std::vector<Event> unsent_;
+  std::vector<std::int64_t> unsent_seqs_;
+  UnixMillis unsent_claimed_until_ = 0;
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "usage/usage_thread_log.h"
 
 namespace tollgate {
@@ -136,10 +138,19 @@ void UsageRecorder::Record(const UsageEventView& event) {
 }
 
 void UsageRecorder::RunFlusher() {
+  bool failing = false;  // logged once per outage, not once per flush
   while (true) {
     {
       std::lock_guard lock(flush_mutex_);
-      (void)FlushLocked(/*final=*/false);  // failures are counted; the policy keeps the events
+      // Failures are counted; the policy keeps the events (memory, then the spill file).
+      const Status flushed = FlushLocked(/*final=*/false);
+      if (!flushed && !failing) {
+        spdlog::warn("usage: writing usage events failed, keeping them until the store answers: {}",
+                     flushed.error().detail);
+      } else if (flushed && failing) {
+        spdlog::info("usage: writing usage events again");
+      }
+      failing = !flushed;
     }
     std::unique_lock lock(wake_mutex_);
     wake_.wait_for(lock, options_.flush_interval, [this] { return wake_requested_ || stopping_; });

@@ -63,9 +63,10 @@ halt() {
   [ -f "$dir/port" ] || return 0
   environment "$(cat "$dir/port")"
   "$ctl" -q shutdown >/dev/null 2>&1 || true
-  # And the node's epmd, which would otherwise outlive the test.
-  pkill -f "epmd.*-port $ERL_EPMD_PORT" >/dev/null 2>&1 || true
   pkill -f "$RABBITMQ_NODENAME" >/dev/null 2>&1 || true
+  # And the node's epmd, which would otherwise outlive the test. It runs as `epmd -daemon` (the
+  # port is in its environment, not its command line), so ask the one on ERL_EPMD_PORT to exit.
+  epmd -kill >/dev/null 2>&1 || true
 }
 
 case "$command" in

@@ -117,6 +117,24 @@ class AmqpEventBus::Connection {
 
   amqp_connection_state_t state() const { return state_; }
 
+  // Declares a node's queue: durable, dead-lettering to the dlx, deleted after a day unused.
+  Status DeclareNodeQueue(const std::string& queue) {
+    amqp_table_entry_t args[2];
+    args[0].key = Bytes("x-dead-letter-exchange");
+    args[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    args[0].value.value.bytes = Bytes(kDeadLetterExchange);
+    args[1].key = Bytes("x-expires");
+    args[1].value.kind = AMQP_FIELD_KIND_I64;
+    args[1].value.value.i64 = kNodeQueueExpiresMs;
+    amqp_queue_declare(state_, kChannel, Bytes(queue), 0, 1, 0, 0, amqp_table_t{2, args});
+    return Check("declaring the queue " + queue);
+  }
+
+  Status Bind(const std::string& queue, const std::string& pattern) {
+    amqp_queue_bind(state_, kChannel, Bytes(queue), Bytes(kExchange), Bytes(pattern), amqp_empty_table);
+    return Check("binding " + queue + " to " + pattern);
+  }
+
   // The reply of the last synchronous call as a Status.
   Status Check(std::string_view what) {
     const auto reply = amqp_get_rpc_reply(state_);
@@ -268,9 +286,24 @@ void AmqpEventBus::Publish(const Event& event) {
 }
 
 void AmqpEventBus::Subscribe(const std::string& pattern, Handler handler) {
+  BindNow(pattern);
   std::lock_guard lock(subscribers_mu_);
   subscribers_.emplace_back(pattern, std::move(handler));
   if (!consumer_.joinable()) consumer_ = std::thread([this] { Consume(); });
+}
+
+std::string AmqpEventBus::NodeQueue() const { return "tollgate.node." + options_.node; }
+
+void AmqpEventBus::BindNow(const std::string& pattern) {
+  std::lock_guard lock(publisher_mu_);
+  Status bound = EnsurePublisher();
+  if (bound) bound = publisher_->DeclareNodeQueue(NodeQueue());
+  if (bound) bound = publisher_->Bind(NodeQueue(), pattern);
+  if (bound) return;
+  publisher_.reset();  // a failed declaration closes the channel; the next publish reconnects
+  publisher_up_ = false;
+  spdlog::warn("events: binding {} to {} failed, the consumer binds it when it connects: {}", NodeQueue(), pattern,
+               bound.error().detail);
 }
 
 void AmqpEventBus::Deliver(const Event& event) {
@@ -284,7 +317,7 @@ void AmqpEventBus::Deliver(const Event& event) {
 }
 
 void AmqpEventBus::Consume() {
-  const std::string queue = "tollgate.node." + options_.node;
+  const std::string queue = NodeQueue();
   bool failing = false;
   while (!stopping_) {
     auto opened = Connection::Open(options_.url, 30);
@@ -292,15 +325,7 @@ void AmqpEventBus::Consume() {
     std::size_t bound = 0;
     if (status) {
       amqp_connection_state_t state = (*opened)->state();
-      amqp_table_entry_t args[2];
-      args[0].key = Bytes("x-dead-letter-exchange");
-      args[0].value.kind = AMQP_FIELD_KIND_UTF8;
-      args[0].value.value.bytes = Bytes(kDeadLetterExchange);
-      args[1].key = Bytes("x-expires");
-      args[1].value.kind = AMQP_FIELD_KIND_I64;
-      args[1].value.value.i64 = kNodeQueueExpiresMs;
-      amqp_queue_declare(state, kChannel, Bytes(queue), 0, 1, 0, 0, amqp_table_t{2, args});
-      status = (*opened)->Check("declaring the queue " + queue);
+      status = (*opened)->DeclareNodeQueue(queue);
       if (status) {
         amqp_basic_qos(state, kChannel, 0, 100, 0);
         status = (*opened)->Check("setting the prefetch");
@@ -320,8 +345,7 @@ void AmqpEventBus::Consume() {
           bound = subscribers_.size();
         }
         for (const auto& pattern : patterns) {
-          amqp_queue_bind(state, kChannel, Bytes(queue), Bytes(kExchange), Bytes(pattern), amqp_empty_table);
-          status = (*opened)->Check("binding " + queue + " to " + pattern);
+          status = (*opened)->Bind(queue, pattern);
           if (!status) break;
         }
         if (!status) break;

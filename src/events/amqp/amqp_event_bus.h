@@ -23,7 +23,7 @@
 //
 // Both connections reconnect by themselves when the broker goes away, the consumer every
 // second, the publisher at its next batch; neither ever blocks a request: only the relay and the
-// consumer threads talk to the broker.
+// consumer threads talk to the broker (and Subscribe, at start, binds on the publisher's).
 #pragma once
 
 #include <atomic>
@@ -67,8 +67,9 @@ class AmqpEventBus final : public EventBus {
   // Publishes one event with confirms; a failure is logged (the outbox path uses PublishBatch).
   void Publish(const Event& event) override;
   Status PublishBatch(std::span<const Event> events) override;
-  // Binds the node's queue to `pattern` ("#", "key.*" or an exact type) and starts the consumer
-  // thread on the first call.
+  // Binds the node's queue to `pattern` ("#", "key.*" or an exact type) before it returns, so
+  // that every event published from then on is queued for this node even while its consumer is
+  // still connecting, and starts the consumer thread on the first call.
   void Subscribe(const std::string& pattern, Handler handler) override;
 
   // Answers whether the publisher's connection is up (for /readyz).
@@ -81,6 +82,10 @@ class AmqpEventBus final : public EventBus {
 
   Status EnsurePublisher();  // publisher_mu_ held
   Status PublishOnce(std::span<const Event> events);  // publisher_mu_ held
+  // Declares the node's queue and binds it to `pattern` on the publisher's connection (the
+  // consumer does it again at every connect, so a failure here is only logged).
+  void BindNow(const std::string& pattern);
+  std::string NodeQueue() const;  // tollgate.node.<node>
   void Consume();
   void Deliver(const Event& event);
 

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 namespace tollgate {
 namespace {
@@ -225,6 +226,17 @@ Result<std::int64_t> PgConnection::Run(std::string_view sql, const PgParams& par
 
 bool PgConnection::Healthy() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
+// Between statements the server sends nothing on its own (tollgate never LISTENs). What it does
+// send is its last word before closing the session: a shutdown's or a terminate's FATAL, then
+// end of file. So anything readable, or a hang-up, means the session is over. Cost: one poll(2)
+// that does not wait, per lease; the alternative, a round trip to test the connection, costs a
+// query's latency on every call.
+bool PgConnection::ClosedByServer() const {
+  if (!Healthy()) return true;
+  pollfd socket{.fd = PQsocket(conn_), .events = POLLIN, .revents = 0};
+  return ::poll(&socket, 1, 0) > 0;
+}
+
 // ---- PgTransaction ----
 
 Result<PgTransaction> PgTransaction::Begin(PgConnection& connection) {
@@ -251,6 +263,7 @@ PgLease::~PgLease() {
 }
 
 Result<PgLease> PgPool::Acquire() {
+  std::vector<std::unique_ptr<PgConnection>> closed;  // declared first: closed after mu_ is released
   std::unique_lock lock(mu_);
   const auto deadline = std::chrono::steady_clock::now() + wait_;
   while (idle_.empty() && open_ >= size_) {
@@ -259,11 +272,14 @@ Result<PgLease> PgPool::Acquire() {
                                      " connections are busy; try again shortly"));
     }
   }
-  if (!idle_.empty()) {
+  while (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
-    return PgLease(this, std::move(connection));
+    if (!connection->ClosedByServer()) return PgLease(this, std::move(connection));
+    closed.push_back(std::move(connection));
+    --open_;  // its slot is free again: try the next idle one, or open a fresh one below
   }
+  if (!closed.empty()) freed_.notify_all();  // the freed slots beyond the one taken below
   ++open_;  // reserve the slot, then connect without holding the lock
   lock.unlock();
   auto opened = PgConnection::Open(conninfo_);

@@ -106,6 +106,10 @@ class PgConnection {
 
   // False once the server went away; the pool then reconnects instead of lending it.
   bool Healthy() const;
+  // For a connection with no statement under way: true when the server has closed it or is
+  // closing it (its socket has something to read). libpq notices that only when the next
+  // statement fails, so the pool asks before lending an idle connection.
+  bool ClosedByServer() const;
 
  private:
   explicit PgConnection(pg_conn* conn) noexcept : conn_(conn) {}
@@ -160,7 +164,9 @@ class PgLease {
 // Up to `size` connections, opened on demand. Acquire waits up to `wait` for a free one and
 // fails with kUnavailable after that, or at once when a new connection cannot be opened (the
 // server is down): callers get a clear 503 instead of hanging. A connection found broken when it
-// comes back is dropped, so the next Acquire opens a fresh one.
+// comes back is dropped, so the next Acquire opens a fresh one; so is an idle one the server
+// closed while it waited in the pool (a restart of PostgreSQL), so that no caller's statement
+// fails on it once the server is back.
 class PgPool {
  public:
   PgPool(std::string conninfo, std::size_t size, std::chrono::milliseconds wait)

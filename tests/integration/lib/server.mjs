@@ -102,7 +102,8 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
 
 /**
  * Starts `tollgate serve --listen 127.0.0.1:0 --store sqlite://<dataDir>/tollgate.db ...args`
- * and resolves once it logs `listening on <ip>:<port>` on stderr.
+ * (or `--store <store>` when given, e.g. a postgres:// URL from lib/backends.mjs) and resolves
+ * once it logs `listening on <ip>:<port>` on stderr.
  *
  * Returns { url, port, rootKey, dataDir, proc, call, restart, stop }:
  *   call(path, body, { rootKey, method, headers, rawBody, contentType }) → { status, headers, json, text }
@@ -120,7 +121,7 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  * already holds a store (nothing printed) startServer waits 2 s for that line, then leaves
  * rootKey null: pass the key with call(…, { rootKey }) or set server.rootKey.
  */
-export async function startServer({ env = {}, args = [], dataDir } = {}) {
+export async function startServer({ env = {}, args = [], dataDir, store } = {}) {
   const server = {
     url: null,
     port: null,
@@ -129,6 +130,7 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
     proc: null,
     env,
     args,
+    store,
   };
   mkdirSync(server.dataDir, { recursive: true });
 
@@ -176,8 +178,10 @@ export async function startServer({ env = {}, args = [], dataDir } = {}) {
 // Spawns the process for `server` and waits for its listening line. expectBootstrap: the data
 // directory may be empty, so wait a little for the root key line if it has not been seen yet.
 function launch(server, { expectBootstrap }) {
-  const storeArg = `sqlite://${path.join(server.dataDir, 'tollgate.db')}`;
+  const storeArg = server.store ?? `sqlite://${path.join(server.dataDir, 'tollgate.db')}`;
   const argv = ['serve', '--listen', '127.0.0.1:0', '--store', storeArg, ...server.args];
+  // A server-backed store keeps its usage spill file in the data directory too.
+  if (server.store) argv.push('--usage-spill-file', path.join(server.dataDir, 'usage-spill.ndjson'));
   const stdoutLog = path.join(server.dataDir, 'stdout.log');
   const stderrLog = path.join(server.dataDir, 'stderr.log');
   const envRootKey = server.env.TOLLGATE_ROOT_KEY;

@@ -1,5 +1,6 @@
 // OutboxRelay over a real SQLite store (in memory) and an in-process bus: what a write leaves in
-// the outbox reaches the bus once, in order, and stays pending while the bus refuses it.
+// the outbox reaches the bus once, in order, and stays pending while the bus refuses it, then
+// goes out as soon as the bus takes it again.
 #include "events/outbox_relay.h"
 
 #include <string>
@@ -81,8 +82,8 @@ TEST_F(OutboxRelayTest, PublishesPendingEventsInOrderOnceAndMarksThemSent) {
   EXPECT_FALSE(pending->has_value());
 }
 
-TEST_F(OutboxRelayTest, EventsTheBusRefusedStayPendingAndGoOutAfterTheLease) {
-  OutboxRelay relay(*store_, bus_, clock_, {.lease_ms = 30'000});
+TEST_F(OutboxRelayTest, EventsTheBusRefusedStayPendingAndGoOutOldestFirstOnceItIsBack) {
+  OutboxRelay relay(*store_, bus_, clock_, {.batch_size = 2, .lease_ms = 30'000});
   WriteAndDeleteKey("key_1");
   bus_.down = true;
   auto failed = relay.RunOnce();
@@ -91,17 +92,41 @@ TEST_F(OutboxRelayTest, EventsTheBusRefusedStayPendingAndGoOutAfterTheLease) {
   auto pending = store_->OldestPendingOutboxAt();
   ASSERT_OK(pending);
   EXPECT_EQ(*pending, std::optional<UnixMillis>(kStart));
+  WriteAndDeleteKey("key_2");  // written during the outage
+  clock_.Advance(1'000);
+  ASSERT_FALSE(relay.RunOnce().has_value());
 
   bus_.down = false;
-  // Still claimed by the failed attempt: nothing to publish until the lease runs out.
-  auto early = relay.RunOnce();
-  ASSERT_OK(early);
-  EXPECT_EQ(*early, 0u);
+  // The batch the failed rounds kept goes out first, long before its 30 s lease runs out.
+  for (std::size_t expected : {2u, 2u, 0u}) {
+    auto round = relay.RunOnce();
+    ASSERT_OK(round);
+    EXPECT_EQ(*round, expected);
+  }
+  ASSERT_EQ(seen_.size(), 4u);
+  EXPECT_NE(seen_[0].find("key_1"), std::string::npos) << seen_[0];
+  EXPECT_NE(seen_[1].find("key_1"), std::string::npos) << seen_[1];
+  EXPECT_NE(seen_[2].find("key_2"), std::string::npos) << seen_[2];
+  EXPECT_EQ(bus_.attempts, 4);
+}
+
+TEST_F(OutboxRelayTest, ABatchKeptPastItsLeaseIsClaimedAgainNotPublishedTwice) {
+  OutboxRelay relay(*store_, bus_, clock_, {.lease_ms = 30'000});
+  WriteAndDeleteKey("key_1");
+  bus_.down = true;
+  ASSERT_FALSE(relay.RunOnce().has_value());
+  // The lease runs out and another node's relay publishes the events meanwhile.
   clock_.Advance(30'000);
-  auto retried = relay.RunOnce();
-  ASSERT_OK(retried);
-  EXPECT_EQ(*retried, 2u);
-  EXPECT_EQ(seen_.size(), 2u);
+  auto taken = store_->ClaimOutboxEvents("other", 10, clock_.NowMillis(), 30'000);
+  ASSERT_OK(taken);
+  ASSERT_EQ(taken->size(), 2u);
+  ASSERT_OK(store_->MarkOutboxSent(std::vector<std::int64_t>{(*taken)[0].seq, (*taken)[1].seq}, clock_.NowMillis()));
+
+  bus_.down = false;
+  auto round = relay.RunOnce();
+  ASSERT_OK(round);
+  EXPECT_EQ(*round, 0u);
+  EXPECT_TRUE(seen_.empty());
 }
 
 TEST_F(OutboxRelayTest, TheThreadPublishesWhatIsWrittenAndDrainsAtStop) {
