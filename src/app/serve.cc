@@ -60,11 +60,12 @@ Result<StorePtr> OpenStore(const StoreUrl& url, const ServeConfig& config) {
 }
 
 // --node, else <hostname>-<port>: stable across restarts, so a node finds its queue again.
+// With --listen :0 the port says nothing, so the pid tells nodes on one host apart.
 std::string NodeName(const ServeConfig& config, unsigned short port) {
   if (!config.node.empty()) return config.node;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "tollgate");
-  return std::string(host) + "-" + std::to_string(port);
+  return std::string(host) + "-" + (port != 0 ? std::to_string(port) : "pid" + std::to_string(getpid()));
 }
 
 Result<EventBusPtr> OpenEventBus(const ServeConfig& config, const std::string& node) {
@@ -108,6 +109,11 @@ int RunServe(const ServeConfig& config) {
   SystemClock clock;
   auto events = OpenEventBus(config, node);
   if (!events) return fail(events.error());
+  // Where this node starts following other nodes' changes: before it loads anything, so that a
+  // change committed while it loads is applied after (reloading twice is harmless; missing one
+  // would leave, say, a revoked key valid here).
+  auto follow_from = (*store)->LatestOutboxSeq();
+  if (!follow_from) return fail(follow_from.error());
 
   auto root_keys = RootKeyService::Create(**store, clock);
   if (!root_keys) return fail(root_keys.error());
@@ -206,10 +212,23 @@ int RunServe(const ServeConfig& config) {
   inbox.On("tier.*", [&tiers](const Event& event) { return (*tiers)->ApplyTierEvent(event); });
   inbox.On("rootkey.*", [&root_keys](const Event&) { return (*root_keys)->Reload(); });
   inbox.On("ratelimit.*", [&ratelimits](const Event& event) { return (*ratelimits)->ApplyOverrideEvent(event); });
-  if (auto started = inbox.Start(**events); !started) return fail(started.error());
+  // The bus's consumer thread calls into the inbox and the services: stopped (and joined) before
+  // any of them goes away, on every way out of this function.
+  auto stop_events = [&] {
+    inbox.Stop();
+    relay.Stop();  // after the last writes: their events go out now rather than at the next start
+    events->reset();
+  };
+  if (auto started = inbox.Start(**events, *follow_from); !started) {
+    stop_events();
+    return fail(started.error());
+  }
 
   auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });
-  if (!server) return fail(server.error());
+  if (!server) {
+    stop_events();
+    return fail(server.error());
+  }
   spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}", server_options->address,
                (*server)->port(), node, (*keys)->cache().Size(), RedactUrlPassword(config.store),
                RedactUrlPassword(config.events));
@@ -226,8 +245,7 @@ int RunServe(const ServeConfig& config) {
   if (auto stopped = (*usage)->Stop(); !stopped) spdlog::error("usage events lost at shutdown: {}", stopped.error().detail);
   if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);
   if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::error("credit balances lost at shutdown: {}", flushed.error().detail);
-  inbox.Stop();
-  relay.Stop();  // after the last writes: their events go out now rather than at the next start
+  stop_events();
   // Key changes were written through synchronously, credit balances and quota counters just
   // now; closing the store checkpoints the WAL.
   server->reset();

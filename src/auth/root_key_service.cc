@@ -36,6 +36,7 @@ void RootKeyService::Replace(std::vector<RootKey> keys) {
 }
 
 Status RootKeyService::Reload() {
+  std::lock_guard write(write_mu_);
   auto keys = store_.ListRootKeys();
   if (!keys) return Fail(keys.error());
   Replace(std::move(*keys));
@@ -116,6 +117,7 @@ Result<NewRootKey> RootKeyService::Insert(std::string name, std::vector<std::str
   key.name = std::move(name);
   key.permissions = std::move(permissions);
   key.created_at = clock_.NowMillis();
+  std::lock_guard write(write_mu_);
   if (auto status = store_.InsertRootKey(key); !status) return Fail(status.error());
   std::unique_lock lock(mu_);
   by_hash_[key.hash] = std::make_shared<const RootKey>(key);
@@ -123,6 +125,7 @@ Result<NewRootKey> RootKeyService::Insert(std::string name, std::vector<std::str
 }
 
 Status RootKeyService::DeleteRootKey(const std::string& id) {
+  std::lock_guard write(write_mu_);
   if (auto status = store_.DeleteRootKey(id, clock_.NowMillis()); !status) return status;
   std::unique_lock lock(mu_);
   std::erase_if(by_hash_, [&](const auto& entry) { return entry.second->id == id; });

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -53,7 +54,10 @@ class RootKeyService {
 
   RootKeyStore& store_;
   Clock& clock_;
-  mutable std::shared_mutex mu_;  // guards by_hash_; written only by create/delete
+  // Serialises the writers of by_hash_ with their store calls (create, delete, reload), so a
+  // reload that read the store before a delete cannot put the deleted key back after it.
+  std::mutex write_mu_;
+  mutable std::shared_mutex mu_;  // guards by_hash_; written only by create/delete/reload
   std::unordered_map<std::string, std::shared_ptr<const RootKey>> by_hash_;
 };
 

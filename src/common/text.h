@@ -28,14 +28,24 @@ constexpr bool IsValidLimitName(std::string_view name) {
   return true;
 }
 
-// A URL with its password replaced by "***" (scheme://user:***@host/...), for logs and errors.
+// A URL with its password replaced by "***" (scheme://user:***@host/..., and a password=
+// query parameter), for logs and errors.
 inline std::string RedactUrlPassword(std::string_view url) {
-  const auto scheme = url.find("://");
-  const auto at = url.rfind('@');
-  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  std::string out(url);
+  const auto scheme = out.find("://");
+  // The last '@' of all: a password with an unencoded '/' or '@' is then still covered, and
+  // hiding a little too much is the safe side.
+  const auto at = out.rfind('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const auto colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out = out.substr(0, colon + 1) + "***" + out.substr(at);
+  }
+  for (std::size_t key = out.find("password="); key != std::string::npos; key = out.find("password=", key + 1)) {
+    const auto value = key + 9;
+    const auto end = out.find('&', value);
+    out = out.substr(0, value) + "***" + (end == std::string::npos ? "" : out.substr(end));
+  }
+  return out;
 }
 
 }  // namespace tollgate

@@ -6,20 +6,21 @@ namespace tollgate {
 
 void EventInbox::On(std::string pattern, Applier applier) { appliers_.emplace_back(std::move(pattern), std::move(applier)); }
 
-Status EventInbox::Start(EventBus& bus) {
-  auto latest = outbox_.LatestOutboxSeq();
-  if (!latest) return Fail(std::move(latest.error()));
+Status EventInbox::Start(EventBus& bus, std::int64_t follow_from) {
   {
     std::lock_guard lock(mu_);
-    cursor_ = *latest;
+    cursor_ = follow_from;
   }
-  // One subscription for every pattern: the bus then delivers each event once to Deliver.
-  bus.Subscribe("#", [this](const Event& event) {
-    if (auto delivered = Deliver(event); !delivered) {
-      spdlog::warn("events: applying {} {} failed, the outbox follower retries it: {}", event.type, event.id,
-                   delivered.error().detail);
-    }
-  });
+  // Only the types some applier wants reach this node's queue (not every node's usage.batch).
+  // An event matching two patterns arrives twice and is applied once.
+  for (const auto& [pattern, applier] : appliers_) {
+    bus.Subscribe(pattern, [this](const Event& event) {
+      if (auto delivered = Deliver(event); !delivered) {
+        spdlog::warn("events: applying {} {} failed, the outbox follower retries it: {}", event.type, event.id,
+                     delivered.error().detail);
+      }
+    });
+  }
   follower_ = std::thread([this] {
     bool failing = false;
     for (;;) {
@@ -63,10 +64,17 @@ Result<bool> EventInbox::Deliver(const Event& event) {
     Remember(event.id);
     return false;
   }
+  bool matched = false;
   for (const auto& [pattern, applier] : appliers_) {
     if (!EventTypeMatches(pattern, event.type)) continue;
-    if (auto applied = applier(event); !applied) return Fail(std::move(applied.error()));
+    matched = true;
+    if (auto applied = applier(event); !applied) {
+      if (applied.error().code == ErrorCode::kUnavailable) return Fail(std::move(applied.error()));
+      // Not a passing outage: trying again would fail the same way and hold up every later event.
+      spdlog::error("events: skipped {} {} from {}: {}", event.type, event.id, event.origin, applied.error().detail);
+    }
   }
+  if (!matched) return false;  // nothing here wants it: not remembered, so it pushes no id out
   Remember(event.id);
   ++applied_;
   spdlog::debug("events: applied {} {} from {}", event.type, event.id, event.origin);

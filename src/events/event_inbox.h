@@ -5,8 +5,10 @@
 // Exactly once: an event's id is remembered (the last `remember` ids) after its appliers ran;
 // a repeat from the bus, a redelivery, or the same event found again in the outbox is dropped.
 // Events this node caused (origin == node name) are dropped too: the node applied them when it
-// made the change. An applier that fails (the store is down while it reloads a key) leaves the
-// event unapplied; the outbox follower stops before it and retries it on its next round.
+// made the change. An applier that fails because the store is unavailable leaves the event
+// unapplied; the outbox follower stops before it and retries it on its next round. Any other
+// failure (a payload it cannot read) is logged and the event skipped, so one bad event never
+// stops the follower.
 //
 // Threads: Deliver() runs on the bus's delivery thread, the follower on its own thread; one
 // mutex serialises application, so appliers run one at a time, in the order events arrive.
@@ -50,9 +52,9 @@ class EventInbox {
   // Before Start() only.
   void On(std::string pattern, Applier applier);
 
-  // Subscribes to `bus` and starts following the outbox from its current end (whatever is there
-  // already, this node loaded from the store at start).
-  Status Start(EventBus& bus);
+  // Subscribes to `bus` (one subscription per applier pattern) and starts following the outbox
+  // after seq `follow_from`: the outbox's end read before the node loaded its state.
+  Status Start(EventBus& bus, std::int64_t follow_from);
   void Stop();
 
   // Applies `event` unless it was applied before or is this node's own. Returns whether it ran

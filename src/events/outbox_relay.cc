@@ -12,6 +12,7 @@ Result<std::size_t> OutboxRelay::RunOnce() {
   if (!unsent_.empty() && now >= unsent_claimed_until_) {
     unsent_.clear();
     unsent_seqs_.clear();
+    unsent_published_ = false;
   }
   if (unsent_.empty()) {
     auto claimed = store_.ClaimOutboxEvents(options_.relay_name, options_.batch_size, now, options_.lease_ms);
@@ -23,13 +24,19 @@ Result<std::size_t> OutboxRelay::RunOnce() {
     unsent_claimed_until_ = now + options_.lease_ms;
   }
   if (unsent_.empty()) return std::size_t{0};
-  if (auto published = bus_.PublishBatch(unsent_); !published) return Fail(std::move(published.error()));
+  // Confirmed but not yet marked (the store failed after the broker acked): only the mark is
+  // retried, so the bus does not get the batch again every round of a store outage.
+  if (!unsent_published_) {
+    if (auto published = bus_.PublishBatch(unsent_); !published) return Fail(std::move(published.error()));
+    unsent_published_ = true;
+  }
   if (auto marked = store_.MarkOutboxSent(unsent_seqs_, clock_.NowMillis()); !marked) {
     return Fail(std::move(marked.error()));
   }
   const std::size_t count = unsent_.size();
   unsent_.clear();
   unsent_seqs_.clear();
+  unsent_published_ = false;
   published_.fetch_add(count, std::memory_order_relaxed);
   return count;
 }

@@ -77,6 +77,7 @@ class OutboxRelay {
   std::vector<Event> unsent_;
   std::vector<std::int64_t> unsent_seqs_;
   UnixMillis unsent_claimed_until_ = 0;
+  bool unsent_published_ = false;  // the bus confirmed unsent_; only marking it sent failed
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -87,7 +87,7 @@ class AmqpEventBus::Connection {
     // "amqp://host:5672/" leaves an empty vhost, which RabbitMQ refuses; people mean the default.
     static char kDefaultVhost[] = "/";
     if (info.vhost == nullptr || *info.vhost == '\0') info.vhost = kDefaultVhost;
-    if (info.ssl) return Fail(Error::InvalidInput("--events: amqps:// is not supported; put TLS in front of the broker"));
+    if (info.ssl) return Fail(Error::InvalidInput("--events: amqps:// is not supported; reach the broker through a local TLS tunnel (e.g. stunnel) with amqp://"));
     std::unique_ptr<Connection> connection(new Connection(amqp_new_connection()));
     amqp_socket_t* socket = amqp_tcp_socket_new(connection->state_);
     if (socket == nullptr) return Fail(Unavailable("connecting", "cannot create a socket"));
@@ -289,7 +289,11 @@ void AmqpEventBus::Subscribe(const std::string& pattern, Handler handler) {
   BindNow(pattern);
   std::lock_guard lock(subscribers_mu_);
   subscribers_.emplace_back(pattern, std::move(handler));
-  if (!consumer_.joinable()) consumer_ = std::thread([this] { Consume(); });
+  if (!consumer_.joinable()) {
+    consumer_up_ = publisher_up_.load();  // until the consumer's first connect says otherwise
+    consumer_started_ = true;
+    consumer_ = std::thread([this] { Consume(); });
+  }
 }
 
 std::string AmqpEventBus::NodeQueue() const { return "tollgate.node." + options_.node; }
@@ -336,6 +340,7 @@ void AmqpEventBus::Consume() {
       }
       if (status && failing) spdlog::info("events: consuming {} again", queue);
       if (status) failing = false;
+      consumer_up_ = static_cast<bool>(status);
       while (status && !stopping_) {
         // Patterns subscribed since the last round get their bindings now.
         std::vector<std::string> patterns;
@@ -375,6 +380,7 @@ void AmqpEventBus::Consume() {
     if (!failing) spdlog::warn("events: consumer down, reconnecting every {} ms: {}", options_.reconnect_interval.count(),
                                status ? std::string("stopped") : status.error().detail);
     failing = true;
+    consumer_up_ = false;
     opened = Fail(Error::Unavailable("closed"));  // closes the connection before waiting
     for (auto waited = std::chrono::milliseconds(0); waited < options_.reconnect_interval && !stopping_;
          waited += std::chrono::milliseconds(50)) {

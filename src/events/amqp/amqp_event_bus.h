@@ -72,8 +72,12 @@ class AmqpEventBus final : public EventBus {
   // still connecting, and starts the consumer thread on the first call.
   void Subscribe(const std::string& pattern, Handler handler) override;
 
-  // Answers whether the publisher's connection is up (for /readyz).
-  bool Connected() const { return publisher_up_.load(std::memory_order_relaxed); }
+  // Answers whether the broker is reachable (for /readyz): the consumer's connection once it runs
+  // (it reconnects every second by itself, so its state is current), else the publisher's.
+  bool Connected() const {
+    return consumer_started_.load(std::memory_order_relaxed) ? consumer_up_.load(std::memory_order_relaxed)
+                                                             : publisher_up_.load(std::memory_order_relaxed);
+  }
   const AmqpCounters& counters() const { return counters_; }
 
  private:
@@ -96,6 +100,8 @@ class AmqpEventBus final : public EventBus {
   std::unique_ptr<Connection> publisher_;  // guarded by publisher_mu_
   std::uint64_t next_tag_ = 1;             // the next publish's delivery tag; guarded by publisher_mu_
   std::atomic<bool> publisher_up_{false};
+  std::atomic<bool> consumer_started_{false};
+  std::atomic<bool> consumer_up_{false};
 
   std::mutex subscribers_mu_;
   std::vector<std::pair<std::string, Handler>> subscribers_;  // guarded by subscribers_mu_

@@ -11,8 +11,6 @@
 namespace tollgate {
 namespace {
 
-bool StartsWith(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
-
 // libpq's messages end with a newline; ours do not.
 std::string Trimmed(const char* message) {
   std::string text = message != nullptr ? message : "";
@@ -22,11 +20,22 @@ std::string Trimmed(const char* message) {
 
 // Adds connect_timeout (seconds) unless the caller chose one: libpq's default is to wait for
 // the operating system, minutes for an unreachable host.
-std::string WithConnectTimeout(const std::string& conninfo) {
-  if (conninfo.find("connect_timeout") != std::string::npos) return conninfo;
-  const bool uri = StartsWith(conninfo, "postgres://") || StartsWith(conninfo, "postgresql://");
-  if (!uri) return conninfo + " connect_timeout=5";
-  return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
+// Adds connect_timeout (seconds) and TCP keepalives unless the caller chose them: libpq's default
+// is to wait for the operating system, minutes for an unreachable host or a silent peer.
+std::string WithTimeouts(const std::string& conninfo) {
+  std::string result = conninfo;
+  const bool uri = conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://");
+  for (const char* setting : {"connect_timeout=5", "keepalives_idle=10", "keepalives_interval=5", "keepalives_count=3"}) {
+    const std::string_view name(setting, std::string_view(setting).find('='));
+    if (conninfo.find(name) != std::string::npos) continue;
+    if (!uri) {
+      result += std::string(" ") + setting;
+    } else {
+      result += (result.find('?') == std::string::npos ? "?" : "&");
+      result += setting;
+    }
+  }
+  return result;
 }
 
 // Quotes one element of an array literal: "…" with \ and " escaped.
@@ -43,9 +52,10 @@ void AppendArrayElement(std::string& out, std::string_view value) {
 
 Error PgError(std::string_view sqlstate, std::string_view context, std::string_view message) {
   std::string detail = std::string(context) + ": " + std::string(message);
-  if (StartsWith(sqlstate, "23")) return Error::Conflict(std::move(detail));
-  if (sqlstate.empty() || StartsWith(sqlstate, "08") || StartsWith(sqlstate, "57P") || sqlstate == "40001" ||
-      sqlstate == "40P01" || sqlstate == "53300" || sqlstate == "53100" || sqlstate == "55P03") {
+  if (sqlstate.starts_with("23")) return Error::Conflict(std::move(detail));
+  if (sqlstate.empty() || sqlstate.starts_with("08") || sqlstate.starts_with("57P") || sqlstate == "40001" ||
+      sqlstate == "40P01" || sqlstate == "53300" || sqlstate == "53100" || sqlstate == "55P03" ||
+      sqlstate == "57014") {
     // No SQLSTATE at all means the connection itself failed before the server said anything.
     return Error::Unavailable("postgres: " + detail);
   }
@@ -156,7 +166,17 @@ bool PgResult::Bool(int row, int column) const {
 // ---- PgConnection ----
 
 Result<PgConnection> PgConnection::Open(const std::string& conninfo) {
-  pg_conn* conn = PQconnectdb(WithConnectTimeout(conninfo).c_str());
+  // Parsed first, so that a malformed URL is reported in our words: libpq's parse errors quote the
+  // offending text, which may be the password.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    PQfreemem(parse_error);
+    return Fail(Error::InvalidInput("postgres: the store URL is malformed; use postgres://user:password@host:5432/db "
+                                    "and percent-encode special characters in the password (% as %25, @ as %40)"));
+  }
+  PQconninfoFree(parsed);
+  pg_conn* conn = PQconnectdb(WithTimeouts(conninfo).c_str());
   if (conn == nullptr) return Fail(Error::Unavailable("postgres: out of memory opening a connection"));
   PgConnection connection(conn);
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -167,6 +187,9 @@ Result<PgConnection> PgConnection::Open(const std::string& conninfo) {
   // (e.g. "relation already exists, skipping") would go to stderr otherwise.
   PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
   if (auto set = connection.Exec("SET TIME ZONE 'UTC'"); !set) return Fail(set.error());
+  // No statement may hold a request (or a lock another node waits for) indefinitely: a hung
+  // server or a stuck lock becomes a 503 the caller can retry.
+  if (auto set = connection.Exec("SET statement_timeout = 10000; SET lock_timeout = 5000"); !set) return Fail(set.error());
   return connection;
 }
 

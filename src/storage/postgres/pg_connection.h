@@ -31,7 +31,8 @@ namespace tollgate {
 // Maps a failed libpq call to tollgate's categories by SQLSTATE: class 23 (integrity
 // constraints: unique, foreign key, check) is kConflict (409); connection failures (class 08, a
 // broken connection, admin shutdown 57P01..57P03, cannot-connect-now), serialization failures
-// and deadlocks (40001, 40P01), too many connections (53300) and disk full (53100) are
+// and deadlocks (40001, 40P01), too many connections (53300), disk full (53100), lock and statement timeouts
+// (55P03, 57014) are
 // kUnavailable (503); anything else (syntax, undefined column, ...) is a bug in our SQL (500).
 Error PgError(std::string_view sqlstate, std::string_view context, std::string_view message);
 

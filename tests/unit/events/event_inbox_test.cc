@@ -26,6 +26,7 @@ class EventInboxTest : public ::testing::Test {
     inbox_ = std::make_unique<EventInbox>(*store_, EventInboxOptions{.node = "node-b"});
     inbox_->On("api.*", [this](const Event& event) -> Status {
       if (failing_) return Fail(Error::Unavailable("store down"));
+      if (event.payload_json == "{}") return Fail(Error::InvalidInput("event has no apiId"));
       ++applied_[event.id];
       return {};
     });
@@ -99,6 +100,26 @@ TEST_F(EventInboxTest, AFailedApplicationIsRetriedByTheNextFollow) {
   ASSERT_OK(followed);
   EXPECT_EQ(*followed, 1u);  // only the new one
   EXPECT_EQ(applied_.size(), 2u);
+}
+
+TEST_F(EventInboxTest, AnEventNoApplierCanReadIsSkippedNotRetriedForever) {
+  Event unreadable = Delivered("evt_bad", "node-a");
+  unreadable.payload_json = "{}";
+  auto skipped = inbox_->Deliver(unreadable);
+  ASSERT_OK(skipped);  // logged and skipped: a retry would fail the same way
+  EXPECT_TRUE(applied_.empty());
+  auto next = inbox_->Deliver(Delivered("evt_good", "node-a"));
+  ASSERT_OK(next);
+  EXPECT_TRUE(*next);
+}
+
+TEST_F(EventInboxTest, EventsNoApplierWantsAreNotApplied) {
+  Event usage = Delivered("evt_usage", "node-a");
+  usage.type = "usage.batch";
+  auto delivered = inbox_->Deliver(usage);
+  ASSERT_OK(delivered);
+  EXPECT_FALSE(*delivered);
+  EXPECT_EQ(inbox_->applied(), 0u);
 }
 
 }  // namespace
