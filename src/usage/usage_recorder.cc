@@ -183,6 +183,25 @@ void UsageRecorder::DrainBuffers() {
   for (const auto& buffer : buffers_) buffer->log.Drain(pending_);
 }
 
+Status UsageRecorder::WritePending() {
+  std::size_t written = 0;
+  Status status;
+  while (written < pending_.size()) {
+    const std::size_t count = std::min(std::max<std::size_t>(options_.flush_batch, 1), pending_.size() - written);
+    if (auto chunk = store_.WriteUsage(std::span<const UsageEvent>(pending_).subspan(written, count)); !chunk) {
+      status = std::move(chunk);
+      break;
+    }
+    written += count;
+  }
+  if (written > 0) {
+    flushed_.fetch_add(written, std::memory_order_relaxed);
+    flushed_from_memory_.fetch_add(written, std::memory_order_release);
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(written));
+  }
+  return status;
+}
+
 Status UsageRecorder::FlushLocked(bool final) {
   const auto started = std::chrono::steady_clock::now();
   DrainBuffers();
@@ -190,10 +209,7 @@ Status UsageRecorder::FlushLocked(bool final) {
   bool wrote = false;
   if (!pending_.empty()) {
     wrote = true;
-    if (auto written = store_.WriteUsage(pending_); written) {
-      flushed_.fetch_add(pending_.size(), std::memory_order_relaxed);
-      flushed_from_memory_.fetch_add(pending_.size(), std::memory_order_release);
-      pending_.clear();
+    if (auto written = WritePending(); written) {
       if (pending_.capacity() > 4 * options_.flush_batch) pending_.shrink_to_fit();  // after an outage
     } else {
       store_failures_.fetch_add(1, std::memory_order_relaxed);

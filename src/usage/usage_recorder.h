@@ -104,6 +104,10 @@ class UsageRecorder {
   void DrainBuffers();
   // flush_mutex_ held. `final`: spill whatever the store does not take.
   Status FlushLocked(bool final);
+  // Writes pending_ to the store oldest first, in transactions of at most flush_batch events (a
+  // backlog after an outage is many batches, not one huge statement); what was written leaves
+  // pending_ even when a later batch fails. flush_mutex_ held.
+  Status WritePending();
   // Appends the first `count` events of pending_ to the spill file and removes them.
   Status SpillPending(std::size_t count);
   // Writes the spill file to the store in chunks, then truncates it.

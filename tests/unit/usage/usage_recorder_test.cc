@@ -30,11 +30,13 @@ class FailingStore final : public UsageStore {
   void Fail(bool failing) { failing_ = failing; }
   void FailAfter(int writes) { allowed_writes_ = writes; }
   int writes() const { return writes_; }
+  std::size_t largest_write() const { return largest_write_; }
 
   Status WriteUsage(std::span<const UsageEvent> events) override {
     if (failing_ || allowed_writes_ == 0) return tollgate::Fail(Error::Unavailable("store down (test)"));
     if (allowed_writes_ > 0) --allowed_writes_;
     ++writes_;
+    largest_write_ = std::max<std::size_t>(largest_write_, events.size());
     return real_.WriteUsage(events);
   }
   Status PruneRawUsage(UnixMillis older_than) override { return real_.PruneRawUsage(older_than); }
@@ -44,6 +46,7 @@ class FailingStore final : public UsageStore {
   std::atomic<bool> failing_{false};
   std::atomic<int> allowed_writes_{-1};  // -1: no limit
   std::atomic<int> writes_{0};
+  std::atomic<std::size_t> largest_write_{0};
 };
 
 class UsageRecorderTest : public ::testing::Test {
@@ -207,6 +210,32 @@ TEST_F(UsageRecorderTest, OutageKeepsThenSpillsThenReplaysWithoutLossOrDuplicate
   EXPECT_EQ(counters.flushed, 300u);
   EXPECT_EQ(counters.buffered, 0u);
   EXPECT_GE(counters.store_failures, 2u);
+}
+
+// The backlog of an outage goes out as many batches of flush_batch, not as one huge statement; a
+// batch that fails halfway through the backlog keeps only what is unwritten.
+TEST_F(UsageRecorderTest, AnOutageBacklogIsWrittenInBatchesAndAPartialWriteKeepsOnlyTheRest) {
+  FailingStore store(*store_);
+  auto recorder = UsageRecorder::Start(store, Options(/*batch=*/50, /*max_buffered=*/1'000));
+  ASSERT_OK(recorder);
+  store.Fail(true);
+  for (int i = 0; i < 230; ++i) (*recorder)->Record(Event("key_a", i));
+  EXPECT_FALSE((*recorder)->Flush().has_value());
+  EXPECT_EQ((*recorder)->Counters().buffered, 230u);
+
+  store.Fail(false);
+  store.FailAfter(2);  // two batches go through, then the store fails again
+  EXPECT_FALSE((*recorder)->Flush().has_value());
+  EXPECT_EQ(StoredEvents(), 100);
+  EXPECT_EQ((*recorder)->Counters().buffered, 130u);
+
+  store.FailAfter(-1);
+  ASSERT_OK((*recorder)->Flush());
+  EXPECT_EQ(StoredEvents(), 230);
+  EXPECT_EQ(DistinctEvents(), 230);
+  EXPECT_EQ(store.largest_write(), 50u);
+  EXPECT_EQ(store.writes(), 5);  // 50 + 50, then 50 + 50 + 30
+  EXPECT_EQ((*recorder)->Counters().flushed, 230u);
 }
 
 TEST_F(UsageRecorderTest, ReplayInterruptedMidwayKeepsOnlyTheUnwrittenLines) {
