@@ -17,6 +17,7 @@
 #include "common/ids.h"
 #include "storage/domain_events.h"
 #include "storage/postgres/pg_schema.h"
+#include "storage/postgres/postgres_internal.h"
 #include "storage/row_json.h"
 #include "storage/store_internal.h"
 
@@ -26,6 +27,9 @@ namespace {
 using storage::DecodeRateLimits;
 using storage::DecodeStrings;
 using storage::During;
+using postgres_internal::InTransaction;
+using postgres_internal::QueryOnce;
+using postgres_internal::RunOnOne;
 using storage::EncodeRateLimits;
 using storage::EncodeStrings;
 
@@ -182,45 +186,6 @@ constexpr int kUpsertIdentityRounds = 3;
 Error CorruptColumn(std::string_view column, std::string_view row_id) {
   return Error::Internal("postgres: column " + std::string(column) + " of " + std::string(row_id) +
                          " holds a value tollgate did not write");
-}
-
-// ---- Connections and transactions ----
-
-// Runs one statement on a borrowed connection. The result owns its rows, so it outlives the lease.
-Result<PgResult> QueryOnce(PgPool& pool, std::string_view sql, const PgParams& params, std::string_view what) {
-  auto lease = pool.Acquire();
-  if (!lease) return Fail(std::move(lease.error()));
-  auto result = (*lease)->Query(sql, params);
-  if (!result) return Fail(During(what, std::move(result.error())));
-  return result;
-}
-
-// Runs `body` inside one transaction on `connection`: committed when `body` succeeds, rolled
-// back otherwise.
-template <typename Body>
-Status InTransaction(PgConnection& connection, std::string_view what, Body&& body) {
-  auto transaction = PgTransaction::Begin(connection);
-  if (!transaction) return Fail(During(what, std::move(transaction.error())));
-  if (Status done = body(connection); !done) return done;
-  if (auto committed = transaction->Commit(); !committed) return Fail(During(what, std::move(committed.error())));
-  return {};
-}
-
-template <typename Body>
-Status InTransaction(PgPool& pool, std::string_view what, Body&& body) {
-  auto lease = pool.Acquire();
-  if (!lease) return Fail(std::move(lease.error()));
-  return InTransaction(**lease, what, std::forward<Body>(body));
-}
-
-// Runs a write that must touch exactly one live row; none touched means `missing`. Returns the
-// statement's RETURNING rows.
-Result<PgResult> RunOnOne(PgConnection& connection, std::string_view sql, const PgParams& params,
-                          std::string_view what, std::string missing) {
-  auto result = connection.Query(sql, params);
-  if (!result) return Fail(During(what, std::move(result.error())));
-  if (result->Affected() == 0) return Fail(Error::NotFound(std::move(missing)));
-  return result;
 }
 
 // ---- Pages ----

@@ -3,7 +3,6 @@
 // transaction with that event (storage/domain_events.h).
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <string>
 #include <utility>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/domain_events.h"
+#include "storage/postgres/postgres_internal.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/row_json.h"
 #include "storage/store_internal.h"
@@ -171,27 +171,23 @@ std::vector<RatelimitOverride> ReadOverrides(const PgResult& rows) {
   return overrides;
 }
 
-// ---- Writes with events ----
-
-using EventWriter = Status (*)(PgConnection&, const Event&);
-
-// Runs `write` and then writes `event` in one transaction: both or neither. The event goes last,
-// just before the commit (postgres_outbox.cc says why).
-Status WithEvent(PgConnection& connection, EventWriter write_event, const Event& event,
-                 const std::function<Status()>& write) {
-  auto transaction = PgTransaction::Begin(connection);
-  if (!transaction) return Fail(std::move(transaction.error()));
-  if (auto written = write(); !written) return written;
-  if (auto recorded = write_event(connection, event); !recorded) return recorded;
-  return transaction->Commit();
+// Runs `write`, then `write_event` (PostgresStore::WriteEvent, private to the store), in one
+// transaction: both or neither. The event goes last, just before the commit (postgres_outbox.cc
+// says why).
+template <typename Write>
+Status WithEvent(PgConnection& connection, std::string_view what, Status (*write_event)(PgConnection&, const Event&),
+                 const Event& event, Write&& write) {
+  return postgres_internal::InTransaction(connection, what, [&](PgConnection&) -> Status {
+    if (auto written = write(); !written) return written;
+    return write_event(connection, event);
+  });
 }
 
-// Runs a write that must change exactly one row; none changed means `missing` (kNotFound).
-Status RunOnOne(PgConnection& connection, std::string_view sql, const PgParams& params, std::string_view what,
-                std::string missing) {
-  auto changed = connection.Run(sql, params);
-  if (!changed) return Fail(During(what, std::move(changed.error())));
-  if (*changed == 0) return Fail(Error::NotFound(std::move(missing)));
+// A write that must change exactly one row; none changed means `missing` (kNotFound).
+Status ChangeOne(PgConnection& connection, std::string_view sql, const PgParams& params, std::string_view what,
+                 std::string missing) {
+  auto changed = postgres_internal::RunOnOne(connection, sql, params, what, std::move(missing));
+  if (!changed) return Fail(std::move(changed.error()));
   return {};
 }
 
@@ -212,7 +208,7 @@ Status PostgresStore::InsertTier(const Tier& tier) {
   auto lease = pool_.Acquire();
   if (!lease) return Fail(During(what, std::move(lease.error())));
   PgConnection& connection = **lease;
-  return WithEvent(connection, &WriteEvent, storage::TierEvent("tier.created", tier.name, tier.created_at),
+  return WithEvent(connection, what, &WriteEvent, storage::TierEvent("tier.created", tier.name, tier.created_at),
                    [&]() -> Status {
                      if (auto locked = LockThrottleTarget(connection, tier, what); !locked) return locked;
                      PgParams params = TierParams(tier);
@@ -229,10 +225,10 @@ Status PostgresStore::UpdateTier(const Tier& tier) {
   auto lease = pool_.Acquire();
   if (!lease) return Fail(During(what, std::move(lease.error())));
   PgConnection& connection = **lease;
-  return WithEvent(connection, &WriteEvent, storage::TierEvent("tier.updated", tier.name, tier.updated_at),
+  return WithEvent(connection, what, &WriteEvent, storage::TierEvent("tier.updated", tier.name, tier.updated_at),
                    [&]() -> Status {
                      if (auto locked = LockThrottleTarget(connection, tier, what); !locked) return locked;
-                     return RunOnOne(connection, kUpdateTier, TierParams(tier), what,
+                     return ChangeOne(connection, kUpdateTier, TierParams(tier), what,
                                      "tier " + tier.name + " not found");
                    });
 }
@@ -334,7 +330,7 @@ Result<RatelimitOverride> PostgresStore::UpsertRatelimitOverride(const Ratelimit
   std::vector<RatelimitOverride> stored;
   const auto event =
       storage::RatelimitOverrideEvent("ratelimit.override_set", row.namespace_id, row.identifier, row.updated_at);
-  auto written = WithEvent(connection, &WriteEvent, event, [&]() -> Status {
+  auto written = WithEvent(connection, what, &WriteEvent, event, [&]() -> Status {
     PgParams params;
     params.Add(row.id).Add(row.namespace_id).Add(row.identifier).Add(row.limit).Add(row.duration_ms)
         .Add(row.created_at).Add(row.updated_at);
@@ -355,8 +351,8 @@ Status PostgresStore::DeleteRatelimitOverride(const std::string& namespace_id, c
   if (!lease) return Fail(During(what, std::move(lease.error())));
   PgConnection& connection = **lease;
   const auto event = storage::RatelimitOverrideEvent("ratelimit.override_deleted", namespace_id, identifier, now);
-  return WithEvent(connection, &WriteEvent, event, [&] {
-    return RunOnOne(connection, kSoftDeleteOverride, PgParams().Add(namespace_id).Add(identifier).Add(now), what,
+  return WithEvent(connection, what, &WriteEvent, event, [&] {
+    return ChangeOne(connection, kSoftDeleteOverride, PgParams().Add(namespace_id).Add(identifier).Add(now), what,
                     "no ratelimit override for " + identifier + " in namespace " + namespace_id);
   });
 }
