@@ -4,7 +4,12 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+
 #include <yaml-cpp/yaml.h>
+
+#include "common/text.h"
 
 namespace tollgate {
 
@@ -57,6 +62,24 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--events-follow-interval-ms", c.events_follow_interval_ms,
                    "how often a node reads the store's outbox for changes the bus did not bring (the bound when the broker is down)")
       ->envname("TOLLGATE_EVENTS_FOLLOW_INTERVAL_MS")->check(CLI::Range(50, 600'000))->capture_default_str();
+  serve.add_option("--limiter", c.limiter,
+                   "where rate-limit state lives: memory (this node), or redis://host:port,host:port,... (shards shared by all nodes)")
+      ->envname("TOLLGATE_LIMITER")->capture_default_str();
+  serve.add_option("--limiter-mode", c.limiter_mode,
+                   "exact: every decision in Redis; lease: take chunks of each limit from Redis and decide locally")
+      ->envname("TOLLGATE_LIMITER_MODE")->check(CLI::IsMember({"exact", "lease"}))->capture_default_str();
+  serve.add_option("--limiter-timeout-ms", c.limiter_timeout_ms,
+                   "how long a Redis shard may take to answer before the tier's failure policy decides")
+      ->envname("TOLLGATE_LIMITER_TIMEOUT_MS")->check(CLI::Range(1, 10'000))->capture_default_str();
+  serve.add_option("--limiter-lease-percent", c.limiter_lease_percent,
+                   "lease mode: the share of a limit a node takes at a time (worst-case extra per window: nodes x workers x chunk)")
+      ->envname("TOLLGATE_LIMITER_LEASE_PERCENT")->check(CLI::Range(1, 100))->capture_default_str();
+  serve.add_option("--limiter-failure-policy", c.limiter_failure_policy,
+                   "when a Redis shard is down: <default>[,<tier>=<policy>...], each fail-open, fail-closed or local")
+      ->envname("TOLLGATE_LIMITER_FAILURE_POLICY")->capture_default_str();
+  serve.add_option("--limiter-expected-nodes", c.limiter_expected_nodes,
+                   "the local failure policy enforces limit / this on each node")
+      ->envname("TOLLGATE_LIMITER_EXPECTED_NODES")->check(CLI::Range(1, 1000))->capture_default_str();
   serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("TOLLGATE_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   serve.footer(
@@ -162,6 +185,89 @@ Result<ServerOptions> ToServerOptions(const ServeConfig& config) {
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   options.max_connections = config.max_connections;
   return options;
+}
+
+namespace {
+
+// host -> a numeric IPv4 address (hiredis' asynchronous connect must not look names up).
+Result<std::string> ResolveIpv4(const std::string& host) {
+  in_addr numeric{};
+  if (inet_pton(AF_INET, host.c_str(), &numeric) == 1) return host;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0 || found == nullptr) {
+    return Fail(Error::InvalidInput("--limiter: cannot resolve '" + host + "': " + gai_strerror(rc)));
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text, sizeof(text));
+  freeaddrinfo(found);
+  return std::string(text);
+}
+
+}  // namespace
+
+Result<std::vector<RedisShardAddress>> ParseLimiterUrl(const std::string& url) {
+  if (url == "memory") return std::vector<RedisShardAddress>{};
+  constexpr std::string_view kScheme = "redis://";
+  if (!url.starts_with(kScheme)) {
+    return Fail(Error::InvalidInput("--limiter must be 'memory' or redis://host:port,host:port,... (got '" + url + "')"));
+  }
+  std::vector<RedisShardAddress> shards;
+  for (const std::string& item : SplitTrimmed(std::string_view(url).substr(kScheme.size()), ',')) {
+    if (item.empty()) return Fail(Error::InvalidInput("--limiter: empty shard in '" + url + "'"));
+    const auto colon = item.rfind(':');
+    const std::string host = item.substr(0, colon);
+    int port = 6379;
+    if (colon != std::string::npos) {
+      const std::string digits = item.substr(colon + 1);
+      char* end = nullptr;
+      const long value = std::strtol(digits.c_str(), &end, 10);
+      if (digits.empty() || *end != '\0' || value < 1 || value > 65535) {
+        return Fail(Error::InvalidInput("--limiter: '" + item + "' has no valid port (1-65535)"));
+      }
+      port = static_cast<int>(value);
+    }
+    if (host.empty()) return Fail(Error::InvalidInput("--limiter: '" + item + "' names no host"));
+    auto ip = ResolveIpv4(host);
+    if (!ip) return Fail(std::move(ip.error()));
+    RedisShardAddress shard{*ip, port};
+    for (const RedisShardAddress& seen : shards) {
+      if (seen.name() == shard.name()) return Fail(Error::InvalidInput("--limiter: shard " + shard.name() + " is listed twice"));
+    }
+    shards.push_back(std::move(shard));
+  }
+  if (shards.empty()) return Fail(Error::InvalidInput("--limiter: redis:// needs at least one host:port"));
+  return shards;
+}
+
+Result<LimiterFailurePolicies> ParseFailurePolicies(const std::string& spec) {
+  auto policy_of = [](std::string_view name) -> std::optional<LimiterFailurePolicy> {
+    if (name == "fail-open") return LimiterFailurePolicy::kFailOpen;
+    if (name == "fail-closed") return LimiterFailurePolicy::kFailClosed;
+    if (name == "local") return LimiterFailurePolicy::kLocal;
+    return std::nullopt;
+  };
+  LimiterFailurePolicies policies;
+  bool first = true;
+  for (const std::string& item : SplitTrimmed(spec, ',')) {
+    const auto eq = item.find('=');
+    const std::string name = eq == std::string::npos ? item : item.substr(eq + 1);
+    const auto policy = policy_of(name);
+    if (!policy) {
+      return Fail(Error::InvalidInput("--limiter-failure-policy: '" + name +
+                                      "' is not a policy; use fail-open, fail-closed or local"));
+    }
+    if (eq == std::string::npos) {
+      if (!first) return Fail(Error::InvalidInput("--limiter-failure-policy: the default policy comes first, then <tier>=<policy>"));
+      policies.fallback = *policy;
+    } else {
+      policies.by_tier.emplace_back(item.substr(0, eq), *policy);
+    }
+    first = false;
+  }
+  return policies;
 }
 
 }  // namespace tollgate

@@ -9,6 +9,8 @@
 
 #include "common/result.h"
 #include "http/server.h"
+#include "limiter/redis/redis_counter_store.h"
+#include "verify/verifier.h"
 
 namespace tollgate {
 
@@ -35,6 +37,12 @@ struct ServeConfig {
   std::string node;  // this node's name among several; "" = <hostname>-<port>
   int events_follow_interval_ms = 2'000;  // how often the node reads the outbox for changes the bus missed
   std::size_t store_pool_size = 8;         // PostgreSQL connections
+  std::string limiter = "memory";          // or redis://host:port,host:port,... (shards)
+  std::string limiter_mode = "exact";      // or lease
+  int limiter_timeout_ms = 20;             // per Redis shard call
+  int limiter_lease_percent = 5;           // lease mode: a chunk is this share of a limit
+  std::string limiter_failure_policy = "local";  // <default>[,<tier>=<policy>...]
+  int limiter_expected_nodes = 2;          // the local policy divides limits by this
   // Only from the environment, so it never shows in `ps` or shell history.
   std::string root_key;
 };
@@ -58,6 +66,12 @@ struct StoreUrl {
   std::string conninfo;     // kPostgres
 };
 Result<StoreUrl> ParseStoreUrl(const std::string& url);
+
+// --limiter: "memory" (no shards), or "redis://host:port,host:port,..." (port defaults to 6379;
+// names are resolved once, here, to IPv4 addresses). Duplicates are refused.
+Result<std::vector<RedisShardAddress>> ParseLimiterUrl(const std::string& url);
+// --limiter-failure-policy: "<policy>[,<tier>=<policy>...]", policy fail-open, fail-closed or local.
+Result<LimiterFailurePolicies> ParseFailurePolicies(const std::string& spec);
 Result<ServerOptions> ToServerOptions(const ServeConfig& config);
 
 }  // namespace tollgate

@@ -26,6 +26,7 @@
 #include "http/server.h"
 #include "keys/key_service.h"
 #include "limiter/memory_counter_store.h"
+#include "limiter/redis/redis_counter_store.h"
 #include "ratelimit/ratelimit_service.h"
 #include "verify/quota_tracker.h"
 #include "verify/verifier.h"
@@ -133,17 +134,35 @@ int RunServe(const ServeConfig& config) {
   auto keys = KeyService::Create(**store, clock, tiers->get());
   if (!keys) return fail(keys.error());
 
-  // The verify path's state: rate-limit counters in memory, quota counters loaded from the store
-  // and written back by the maintenance thread below.
-  MemoryCounterStore limiter;
+  // The verify path's state: rate-limit counters in this node's memory, or in Redis shards shared
+  // by every node (--limiter redis://...); quota counters loaded from the store and written back
+  // by the maintenance thread below. The in-memory store also throttles unknown keys on
+  // keys.authorize, which stays per node whatever --limiter says.
+  auto shards = ParseLimiterUrl(config.limiter);
+  if (!shards) return fail(shards.error());
+  auto policies = ParseFailurePolicies(config.limiter_failure_policy);
+  if (!policies) return fail(policies.error());
+  MemoryCounterStore local_limiter;
+  std::unique_ptr<RedisCounterStore> redis_limiter;
+  if (!shards->empty()) {
+    RedisLimiterOptions options;
+    options.shards = *shards;
+    options.mode = config.limiter_mode == "lease" ? LimiterMode::kLease : LimiterMode::kExact;
+    options.timeout = std::chrono::milliseconds(config.limiter_timeout_ms);
+    options.lease_percent = config.limiter_lease_percent;
+    options.expected_nodes = config.limiter_expected_nodes;
+    redis_limiter = std::make_unique<RedisCounterStore>(std::move(options));
+  }
+  CounterStore& limiter = redis_limiter ? static_cast<CounterStore&>(*redis_limiter) : local_limiter;
   QuotaTracker quota(**store);
   if (auto loaded = quota.Load(QuotaPeriodOf(clock.NowMillis())); !loaded) return fail(loaded.error());
-  Verifier verifier(**keys, **tiers, limiter, quota, clock);
+  Verifier verifier(**keys, **tiers, limiter, quota, clock, *policies);
   UnixMillis last_prune = 0;  // touched only by the maintenance thread
   PeriodicTask maintenance(std::chrono::seconds(1), [&] {
     if (auto flushed = quota.Flush(); !flushed) spdlog::warn("quota counters not saved yet: {}", flushed.error().detail);
     if (auto flushed = (*keys)->FlushCredits(); !flushed) spdlog::warn("credit balances not saved yet: {}", flushed.error().detail);
-    limiter.Sweep(clock.NowMillis(), 4096);
+    local_limiter.Sweep(clock.NowMillis(), 4096);
+    if (redis_limiter) redis_limiter->local().Sweep(clock.NowMillis(), 4096);
     // Raw usage past its retention, once an hour (the deletes use the index on time).
     const UnixMillis now = clock.NowMillis();
     if (now - last_prune >= 3'600'000) {
@@ -160,10 +179,12 @@ int RunServe(const ServeConfig& config) {
       }
     }
   });
-  // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "rl:…"; its
-  // namespaces and overrides are loaded here and served from memory.
+  // Identifier rate limiting (ratelimit.*) counts in the same limiter, under keys "{rl:…}"; its
+  // namespaces and overrides are loaded here and served from memory. Its calls name no tier, so
+  // the default failure policy applies to them.
   auto ratelimits = RatelimitService::Create(**store, limiter, clock);
   if (!ratelimits) return fail(ratelimits.error());
+  (*ratelimits)->SetFailurePolicy(policies->fallback);
 
   // Usage events: buffered per worker, written in batches by the recorder's own thread; the spill
   // file for a store outage lives next to the database.
@@ -183,7 +204,7 @@ int RunServe(const ServeConfig& config) {
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
-  AddVerifyRoutes(router, {**keys, verifier, limiter, **usage, clock});
+  AddVerifyRoutes(router, {**keys, verifier, local_limiter, **usage, clock});
   AddRatelimitRoutes(router, **ratelimits, **usage, clock);
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
@@ -229,9 +250,16 @@ int RunServe(const ServeConfig& config) {
     stop_events();
     return fail(server.error());
   }
-  spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}", server_options->address,
-               (*server)->port(), node, (*keys)->cache().Size(), RedactUrlPassword(config.store),
-               RedactUrlPassword(config.events));
+  spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}, limiter {}",
+               server_options->address, (*server)->port(), node, (*keys)->cache().Size(),
+               RedactUrlPassword(config.store), RedactUrlPassword(config.events), RedactUrlPassword(config.limiter));
+  if (redis_limiter && config.limiter_mode == "lease") {
+    const int workers = server_options->workers > 0 ? server_options->workers
+                                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    spdlog::info("limiter in lease mode: chunks of {}% of each limit; worst case per window and counter, {} nodes x {} "
+                 "workers x chunk more than exact (none for fixed windows)",
+                 config.limiter_lease_percent, config.limiter_expected_nodes, workers);
+  }
 
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
@@ -240,6 +268,8 @@ int RunServe(const ServeConfig& config) {
   });
   signals_ioc.run();
   (*server)->Wait();
+  // The Redis connections live on the workers' event loops: closed while those still exist.
+  if (redis_limiter) redis_limiter->Close();
   maintenance.Stop();
   // The workers are done recording: write every event before the store closes.
   if (auto stopped = (*usage)->Stop(); !stopped) spdlog::error("usage events lost at shutdown: {}", stopped.error().detail);

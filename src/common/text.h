@@ -4,8 +4,24 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tollgate {
+
+// The pieces of `text` between `separator`s, each without surrounding spaces and tabs
+// ("a, b" -> {"a", "b"}; "" -> {""}).
+inline std::vector<std::string> SplitTrimmed(std::string_view text, char separator) {
+  std::vector<std::string> parts;
+  for (;;) {
+    const auto at = text.find(separator);
+    std::string_view part = text.substr(0, at);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
+    parts.emplace_back(part);
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
 
 // No ASCII control characters (CR, LF, NUL, DEL, ...): safe to place in an HTTP header value.
 constexpr bool HasNoControlCharacters(std::string_view text) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,14 +35,46 @@ struct HttpRequest {
 enum class BodyPiece { kMore, kLast, kFailed };
 using BodyProducer = std::function<BodyPiece(std::string& out)>;
 
+class DeferredResponse;
+
 struct HttpResponse {
   unsigned status = 200;
   std::string body;  // JSON unless content_type says otherwise; unused when producer is set
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   BodyProducer producer;  // set: the body is streamed (chunked on HTTP/1.1) instead of `body`
+  // Set: the answer is not known yet (it waits on the network, e.g. the Redis limiter); every
+  // other field is ignored and the server sends what the DeferredResponse is completed with.
+  std::shared_ptr<DeferredResponse> deferred;
 
   void SetHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
+
+// An answer completed after the handler returned. The handler creates it, hands it to whatever
+// finishes the work, and returns Later(it). Complete must be called exactly once,
+// on the worker thread that runs the request (the Redis limiter's callbacks run there), before
+// or after the server starts waiting; the server waits at most its own deadline and then answers
+// 503 itself, dropping a later completion. Not thread-safe by design: one worker owns it.
+class DeferredResponse {
+ public:
+  void Complete(HttpResponse response) {
+    ready_ = std::make_unique<HttpResponse>(std::move(response));
+    if (wake_) std::exchange(wake_, nullptr)();
+  }
+  bool ready() const { return ready_ != nullptr; }
+  HttpResponse Take() { return std::move(*ready_); }
+  // The server's wake-up call, run by Complete; nullptr to stop listening.
+  void OnReady(std::function<void()> wake) { wake_ = std::move(wake); }
+
+ private:
+  std::unique_ptr<HttpResponse> ready_;
+  std::function<void()> wake_;
+};
+
+inline HttpResponse Later(std::shared_ptr<DeferredResponse> deferred) {
+  HttpResponse response;
+  response.deferred = std::move(deferred);
+  return response;
+}
 
 }  // namespace tollgate

@@ -138,6 +138,27 @@ void RecordRatelimitUsage(UsageRecorder& usage, UnixMillis now, std::span<const 
   }
 }
 
+// multiLimit's answer: every limit's result and whether all passed.
+HttpResponse MultiLimitAnswer(UsageRecorder& usage, Clock& clock, const std::string& request_id,
+                              const std::vector<LimitRequest>& requests, const std::vector<LimitResult>& results) {
+  RecordRatelimitUsage(usage, clock.NowMillis(), requests, results);
+  bool passed = true;
+  nlohmann::json limits = nlohmann::json::array();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const LimitResult& result = results[i];
+    passed = passed && result.passed;
+    nlohmann::json limit = {{"namespace", requests[i].ns},
+                            {"identifier", requests[i].identifier},
+                            {"limit", result.limit},
+                            {"remaining", result.remaining},
+                            {"reset", result.reset},
+                            {"passed", result.passed}};
+    if (!result.override_id.empty()) limit["overrideId"] = result.override_id;
+    limits.push_back(std::move(limit));
+  }
+  return OkResponse(request_id, {{"passed", passed}, {"limits", std::move(limits)}});
+}
+
 }  // namespace
 
 void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecorder& usage, Clock& clock) {
@@ -145,20 +166,28 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecor
     std::vector<FieldError> errors;
     const LimitRequest request = ReadLimitRequest(ctx.body, "body", errors);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
-    auto results = ratelimits.Limit(std::span(&request, 1), ScopeCheck(ctx.root_key, kLimit));
-    if (!results) {
-      Error error = std::move(results.error());
-      for (FieldError& field : error.fields) field.location.erase(0, 3);  // "[0].limit" -> ".limit"
-      return Fail(UnderBody(std::move(error), "body"));
-    }
-    RecordRatelimitUsage(usage, clock.NowMillis(), std::span(&request, 1), *results);
-    const LimitResult& result = results->front();
-    nlohmann::json data = {{"success", result.passed},
-                           {"limit", result.limit},
-                           {"remaining", result.remaining},
-                           {"reset", result.reset}};
-    if (!result.override_id.empty()) data["overrideId"] = result.override_id;
-    return OkResponse(ctx.request.request_id, std::move(data));
+    return AnswerLater(ctx.request, [&](FinishAnswer finish) {
+      ratelimits.LimitAsync(
+          std::span(&request, 1), ScopeCheck(ctx.root_key, kLimit),
+          [finish = std::move(finish), &usage, &clock, request, id = ctx.request.request_id](
+              Result<std::vector<LimitResult>> results) {
+            finish([&]() -> Result<HttpResponse> {
+              if (!results) {
+                Error error = std::move(results.error());
+                for (FieldError& field : error.fields) field.location.erase(0, 3);  // "[0].limit" -> ".limit"
+                return Fail(UnderBody(std::move(error), "body"));
+              }
+              RecordRatelimitUsage(usage, clock.NowMillis(), std::span(&request, 1), *results);
+              const LimitResult& result = results->front();
+              nlohmann::json data = {{"success", result.passed},
+                                     {"limit", result.limit},
+                                     {"remaining", result.remaining},
+                                     {"reset", result.reset}};
+              if (!result.override_id.empty()) data["overrideId"] = result.override_id;
+              return OkResponse(id, std::move(data));
+            });
+          });
+    });
   });
 
   // Unkey's body is a bare array of limit requests. tollgate decides them all-or-nothing: when
@@ -183,25 +212,16 @@ void AddRatelimitRoutes(Router& router, RatelimitService& ratelimits, UsageRecor
           requests.push_back(ReadLimitRequest(ctx.body[i], at, errors));
         }
         if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
-        auto results = ratelimits.Limit(requests, ScopeCheck(ctx.root_key, kLimit));
-        if (!results) return Fail(UnderBody(std::move(results.error()), "body"));
-        RecordRatelimitUsage(usage, clock.NowMillis(), requests, *results);
-
-        bool passed = true;
-        nlohmann::json limits = nlohmann::json::array();
-        for (std::size_t i = 0; i < results->size(); ++i) {
-          const LimitResult& result = (*results)[i];
-          passed = passed && result.passed;
-          nlohmann::json limit = {{"namespace", requests[i].ns},
-                                  {"identifier", requests[i].identifier},
-                                  {"limit", result.limit},
-                                  {"remaining", result.remaining},
-                                  {"reset", result.reset},
-                                  {"passed", result.passed}};
-          if (!result.override_id.empty()) limit["overrideId"] = result.override_id;
-          limits.push_back(std::move(limit));
-        }
-        return OkResponse(ctx.request.request_id, {{"passed", passed}, {"limits", std::move(limits)}});
+        return AnswerLater(ctx.request, [&](FinishAnswer finish) {
+          ratelimits.LimitAsync(requests, ScopeCheck(ctx.root_key, kLimit),
+                                [finish = std::move(finish), &usage, &clock, requests, id = ctx.request.request_id](
+                                    Result<std::vector<LimitResult>> results) {
+                                  finish([&]() -> Result<HttpResponse> {
+                                    if (!results) return Fail(UnderBody(std::move(results.error()), "body"));
+                                    return MultiLimitAnswer(usage, clock, id, requests, *results);
+                                  });
+                                });
+        });
       },
       RpcBody::kArray);
 

@@ -69,12 +69,30 @@ int JsonDepth(std::string_view text, int limit) {
 
 // A handler's result as the response: its own, or its error's; failures of tollgate or its store
 // are logged.
-HttpResponse Answer(const HttpRequest& request, Result<HttpResponse> result) {
+HttpResponse Answer(const std::string& request_id, const std::string& path, Result<HttpResponse> result) {
   if (result) return std::move(*result);
   if (result.error().code == ErrorCode::kInternal || result.error().code == ErrorCode::kUnavailable) {
-    spdlog::error("request {} to {}: {}", request.request_id, request.path, result.error().detail);
+    spdlog::error("request {} to {}: {}", request_id, path, result.error().detail);
   }
-  return ErrorResponse(request.request_id, result.error());
+  return ErrorResponse(request_id, result.error());
+}
+
+// Runs `handle`; an exception escaping it is a bug, answered with 500 and logged.
+template <typename Handle>
+HttpResponse Guarded(const std::string& id, const std::string& path, Handle&& handle) {
+  try {
+    return handle();
+  } catch (const std::exception& e) {
+    spdlog::error("request {} to {} failed with an exception: {}", id, path, e.what());
+  } catch (...) {
+    // Not every throw is a std::exception (a library may throw its own type); none may escape.
+    spdlog::error("request {} to {} failed with a non-standard exception", id, path);
+  }
+  return ErrorResponse(id, Error::Internal("internal error; see the server log for request " + id));
+}
+
+HttpResponse Answer(const HttpRequest& request, Result<HttpResponse> result) {
+  return Answer(request.request_id, request.path, std::move(result));
 }
 
 }  // namespace
@@ -132,18 +150,11 @@ HttpResponse Router::Handle(const HttpRequest& request) const {
     response.SetHeader("Allow", route.method);
     return response;
   }
-  try {
+  return Guarded(request.request_id, request.path, [&]() -> HttpResponse {
     if (route.plain) return route.plain(request);
     if (route.prefix) return HandlePrefix(route, request, rest);
     return HandleRpc(route, request);
-  } catch (const std::exception& e) {
-    spdlog::error("request {} to {} failed with an exception: {}", request.request_id, request.path, e.what());
-    return ErrorResponse(request.request_id, Error::Internal("internal error; see the server log for request " + request.request_id));
-  } catch (...) {
-    // Not every throw is a std::exception (a library may throw its own type); none may escape.
-    spdlog::error("request {} to {} failed with a non-standard exception", request.request_id, request.path);
-    return ErrorResponse(request.request_id, Error::Internal("internal error; see the server log for request " + request.request_id));
-  }
+  });
 }
 
 HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) const {
@@ -196,6 +207,15 @@ Result<std::shared_ptr<const RootKey>> Router::Authenticate(const HttpRequest& r
   std::shared_ptr<const RootKey> root_key = token.empty() ? nullptr : authenticate_(token);
   if (!root_key) return Fail(Error{ErrorCode::kUnauthorized, "the root key in the Authorization header is not valid", {}});
   return root_key;
+}
+
+HttpResponse AnswerLater(const HttpRequest& request, const std::function<void(FinishAnswer finish)>& start) {
+  auto deferred = std::make_shared<DeferredResponse>();
+  start([deferred, id = request.request_id, path = request.path](const std::function<Result<HttpResponse>()>& answer) {
+    deferred->Complete(Guarded(id, path, [&] { return Answer(id, path, answer()); }));
+  });
+  if (deferred->ready()) return deferred->Take();
+  return Later(std::move(deferred));
 }
 
 }  // namespace tollgate

@@ -77,6 +77,14 @@ class Router {
   std::vector<std::pair<std::string, Route>> prefix_routes_;  // by prefix; likewise
 };
 
+// For a handler whose answer comes later (it waits on the Redis limiter). `start` begins the work
+// and is given `finish`, which the work calls exactly once, on the request's worker thread, with
+// a function producing the answer: that function's errors become the error envelope and its
+// exceptions a 500, as for any handler. Returns the answer itself when the work finished inline
+// (the in-memory limiter), else a deferred response the server awaits.
+using FinishAnswer = std::function<void(const std::function<Result<HttpResponse>()>& answer)>;
+HttpResponse AnswerLater(const HttpRequest& request, const std::function<void(FinishAnswer finish)>& start);
+
 // Checks that the root key holds `scope`; Forbidden naming the scope otherwise.
 Status RequireScope(const RootKey& root_key, const std::string& scope);
 

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/base58.h"
+#include "common/event_loop.h"
 #include "common/crypto.h"
 #include "common/text.h"
 
@@ -133,6 +134,9 @@ class HttpServer::Impl {
   // serve another request (false after an error, a failed body, or an HTTP/1.0 stream).
   asio::awaitable<bool> WriteStreamed(beast::tcp_stream& stream, HttpResponse response, unsigned version,
                                       bool keep_alive, const std::string& request_id, bool head);
+  // The response a handler completes later; 503 if it is not completed within the deadline.
+  asio::awaitable<HttpResponse> AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
+                                              const std::string& request_id);
 
   ServerOptions options_;
   Handler handler_;
@@ -181,7 +185,10 @@ void HttpServer::Impl::Run() {
   for (auto& worker : workers_) {
     Worker* w = worker.get();
     asio::co_spawn(w->ioc, Accept(*w), asio::detached);
-    w->thread = std::thread([w] { w->ioc.run(); });
+    w->thread = std::thread([w] {
+      const ScopedEventLoop loop(w->ioc);
+      w->ioc.run();
+    });
   }
 }
 
@@ -278,6 +285,7 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     request.request_id = request_id;
 
     HttpResponse response = handler_(request);
+    if (response.deferred) response = co_await AwaitDeferred(worker, std::move(response.deferred), request_id);
     const bool keep_alive = req.keep_alive() && !worker.draining;
     const bool head = req.method() == http::verb::head;
     if (response.producer) {
@@ -296,6 +304,24 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
   stream.close();
   worker.sessions.erase(registered);
   connections_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<HttpResponse> HttpServer::Impl::AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
+                                                               const std::string& request_id) {
+  if (!deferred->ready()) {
+    // Woken by Complete through a weak pointer: a completion that comes after this frame is gone
+    // (the deadline passed, or the server stopped) finds no timer and does nothing.
+    auto wait = std::make_shared<asio::steady_timer>(worker.ioc, options_.deferred_timeout);
+    deferred->OnReady([weak = std::weak_ptr<asio::steady_timer>(wait)] {
+      if (auto timer = weak.lock()) timer->cancel();
+    });
+    boost::system::error_code ec;
+    co_await wait->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    deferred->OnReady(nullptr);
+  }
+  if (deferred->ready()) co_return deferred->Take();
+  spdlog::error("request {} got no answer within {} ms", request_id, options_.deferred_timeout.count());
+  co_return PlainError(503, "Service Unavailable", "the answer did not come in time; retry", request_id);
 }
 
 asio::awaitable<void> HttpServer::Impl::Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,

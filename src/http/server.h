@@ -37,6 +37,9 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{30'000};
+  // The longest a deferred answer (HttpResponse::deferred) is awaited before the server answers
+  // 503 itself. The Redis limiter answers within its own timeout; this only catches a bug.
+  std::chrono::milliseconds deferred_timeout{5'000};
   std::size_t max_connections = 10'000;
 };
 

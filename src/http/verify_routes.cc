@@ -115,6 +115,75 @@ HttpResponse AuthorizeError(const HttpRequest& request, unsigned status, std::st
   return response;
 }
 
+// Charges `cost` unknown keys to the client address (0 only asks); the decision says whether
+// it may present another. Node-local on purpose: a throttle of guessing, not a customer limit.
+LimitDecision CountMiss(CounterStore& limiter, const std::string& client, UnixMillis now, std::int64_t cost) {
+  LimitCheck check{"authz-miss:" + client, LimitAlgorithm::kSlidingWindow, kUnknownKeyBudget, kUnknownKeyWindowMs, cost};
+  LimitDecision decision;
+  decision.allowed = true;
+  limiter.CheckAndCharge(std::span<const LimitCheck>(&check, 1), now, [&](Result<std::vector<LimitDecision>> d) {
+    if (d && !d->empty()) decision = d->front();
+  });
+  return decision;
+}
+
+// keys.authorize's answer to one verification: status, body and headers.
+HttpResponse AuthorizeAnswer(const VerifyRouteServices& services, const HttpRequest& request,
+                             const Result<VerifyResult>& result, std::int64_t cost, const std::string& client) {
+  auto& [keys, verifier, limiter, usage, clock] = services;
+  const UnixMillis now = clock.NowMillis();
+  if (!result) return AuthorizeError(request, 400, "BAD_REQUEST", result.error().detail);
+  usage.Record(VerifyUsage(*result, cost, now, "authorize", {}));
+  const VerifyOutcome& outcome = result->outcome;
+  unsigned status = 200;
+  switch (outcome.code) {
+    case VerifyCode::kValid: status = 200; break;
+    case VerifyCode::kNotFound:
+      CountMiss(limiter, client, now, 1);
+      status = 401;
+      break;
+    case VerifyCode::kDisabled:
+    case VerifyCode::kExpired: status = 401; break;
+    case VerifyCode::kInsufficientPermissions:
+    case VerifyCode::kForbidden: status = 403; break;
+    case VerifyCode::kRateLimited:
+    case VerifyCode::kUsageExceeded: status = 429; break;
+  }
+  HttpResponse response;
+  response.status = status;
+  response.body = DumpJson(VerifyResultToJson(*result, now));
+  if (status == 401) response.SetHeader("WWW-Authenticate", "Bearer");
+  if (outcome.key) {
+    response.SetHeader("X-Tollgate-Key-Id", outcome.key->key.id);
+    if (const Identity* identity = outcome.key->identity.get()) {
+      response.SetHeader("X-Tollgate-External-Id", identity->external_id);
+    }
+  }
+  if (result->tier) response.SetHeader("X-Tollgate-Tier", result->tier->name);
+  SetRateLimitHeaders(response, *result, now);
+  if (status == 429) {
+    // Never earlier than the latest reset among the limits that denied, or the quota period's end.
+    std::int64_t retry = 0;
+    for (const AppliedLimit& limit : result->limits) {
+      if (limit.exceeded) retry = std::max(retry, CeilSeconds(limit.reset_at - now));
+    }
+    if (outcome.code == VerifyCode::kUsageExceeded) {
+      if (result->quota && result->quota->remaining == 0) {
+        retry = std::max(retry, CeilSeconds(result->quota->period_end - now));
+      } else if (outcome.key && outcome.key->key.credits && outcome.key->key.credits->refill) {
+        // Out of credits: they come back at the next refill.
+        const CreditRefill& refill = *outcome.key->key.credits->refill;
+        const UnixMillis next = refill.interval == RefillInterval::kDaily
+                                    ? StartOfDay(now) + kMillisPerDay
+                                    : NextMonthlyBoundary(now, refill.refill_day);
+        retry = std::max(retry, CeilSeconds(next - now));
+      }
+    }
+    if (retry > 0) response.SetHeader("Retry-After", std::to_string(retry));
+  }
+  return response;
+}
+
 }  // namespace
 
 void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
@@ -167,11 +236,19 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
       if (auto s = RequireScope(ctx.root_key, ApiScope(entry->key.api_id, "verify_key")); !s) return Fail(s.error());
     }
     request.permissions = query ? &*query : nullptr;
-    auto result = verifier.Verify(std::move(entry), request);
-    if (!result) return Fail(result.error());
-    const UnixMillis now = clock.NowMillis();
-    usage.Record(VerifyUsage(*result, request.credit_cost, now, "verify", tags ? std::span(*tags) : std::span<std::string>()));
-    return OkResponse(ctx.request.request_id, VerifyResultToJson(*result, now));
+    return AnswerLater(ctx.request, [&](FinishAnswer finish) {
+      verifier.VerifyAsync(std::move(entry), request,
+                           [finish = std::move(finish), &usage, &clock, tags = std::move(tags), cost = request.credit_cost,
+                            id = ctx.request.request_id](Result<VerifyResult> result) {
+                             finish([&]() -> Result<HttpResponse> {
+                               if (!result) return Fail(result.error());
+                               const UnixMillis now = clock.NowMillis();
+                               usage.Record(VerifyUsage(*result, cost, now, "verify",
+                                                        tags ? std::span(*tags) : std::span<std::string>()));
+                               return OkResponse(id, VerifyResultToJson(*result, now));
+                             });
+                           });
+    });
   });
 
   router.AddPlain("GET", "/v2/keys.authorize", [services](const HttpRequest& request) {
@@ -202,17 +279,8 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
     const bool from_loopback = request.remote_address == "127.0.0.1" || request.remote_address == "::1";
     const std::string client = from_loopback && !request.real_ip.empty() ? request.real_ip : request.remote_address;
     const UnixMillis now = clock.NowMillis();
-    auto misses = [&](std::int64_t cost) {
-      LimitCheck check{"authz-miss:" + client, LimitAlgorithm::kSlidingWindow, kUnknownKeyBudget, kUnknownKeyWindowMs, cost};
-      LimitDecision decision;
-      decision.allowed = true;
-      limiter.CheckAndCharge(std::span<const LimitCheck>(&check, 1), now, [&](Result<std::vector<LimitDecision>> d) {
-        if (d && !d->empty()) decision = d->front();
-      });
-      return decision;
-    };
     // Peek first: an address over its budget gets no lookup at all, so it learns nothing.
-    if (const LimitDecision peek = misses(0); !peek.allowed || peek.remaining <= 0) {
+    if (const LimitDecision peek = CountMiss(limiter, client, now, 0); !peek.allowed || peek.remaining <= 0) {
       HttpResponse response = AuthorizeError(request, 429, "RATE_LIMITED", "too many unknown keys from this address");
       response.SetHeader("Retry-After", std::to_string(std::max<std::int64_t>(1, CeilSeconds(peek.reset_at - now))));
       return response;
@@ -220,57 +288,15 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
 
     CachedKeyPtr entry = keys.FindForVerify(secret);
     if (entry) PrefetchUsageIds(*entry);
-    auto result = verifier.Verify(std::move(entry), verify);
-    if (!result) return AuthorizeError(request, 400, "BAD_REQUEST", result.error().detail);
-    usage.Record(VerifyUsage(*result, verify.credit_cost, now, "authorize", {}));
-    const VerifyOutcome& outcome = result->outcome;
-    unsigned status = 200;
-    switch (outcome.code) {
-      case VerifyCode::kValid: status = 200; break;
-      case VerifyCode::kNotFound:
-        misses(1);
-        status = 401;
-        break;
-      case VerifyCode::kDisabled:
-      case VerifyCode::kExpired: status = 401; break;
-      case VerifyCode::kInsufficientPermissions:
-      case VerifyCode::kForbidden: status = 403; break;
-      case VerifyCode::kRateLimited:
-      case VerifyCode::kUsageExceeded: status = 429; break;
-    }
-    HttpResponse response;
-    response.status = status;
-    response.body = DumpJson(VerifyResultToJson(*result, now));
-    if (status == 401) response.SetHeader("WWW-Authenticate", "Bearer");
-    if (outcome.key) {
-      response.SetHeader("X-Tollgate-Key-Id", outcome.key->key.id);
-      if (const Identity* identity = outcome.key->identity.get()) {
-        response.SetHeader("X-Tollgate-External-Id", identity->external_id);
-      }
-    }
-    if (result->tier) response.SetHeader("X-Tollgate-Tier", result->tier->name);
-    SetRateLimitHeaders(response, *result, now);
-    if (status == 429) {
-      // Never earlier than the latest reset among the limits that denied, or the quota period's end.
-      std::int64_t retry = 0;
-      for (const AppliedLimit& limit : result->limits) {
-        if (limit.exceeded) retry = std::max(retry, CeilSeconds(limit.reset_at - now));
-      }
-      if (outcome.code == VerifyCode::kUsageExceeded) {
-        if (result->quota && result->quota->remaining == 0) {
-          retry = std::max(retry, CeilSeconds(result->quota->period_end - now));
-        } else if (outcome.key && outcome.key->key.credits && outcome.key->key.credits->refill) {
-          // Out of credits: they come back at the next refill.
-          const CreditRefill& refill = *outcome.key->key.credits->refill;
-          const UnixMillis next = refill.interval == RefillInterval::kDaily
-                                      ? StartOfDay(now) + kMillisPerDay
-                                      : NextMonthlyBoundary(now, refill.refill_day);
-          retry = std::max(retry, CeilSeconds(next - now));
-        }
-      }
-      if (retry > 0) response.SetHeader("Retry-After", std::to_string(retry));
-    }
-    return response;
+    return AnswerLater(request, [&](FinishAnswer finish) {
+      verifier.VerifyAsync(std::move(entry), verify,
+                           [finish = std::move(finish), &services, request, cost = verify.credit_cost,
+                            client](Result<VerifyResult> result) {
+                             finish([&]() -> Result<HttpResponse> {
+                               return AuthorizeAnswer(services, request, result, cost, client);
+                             });
+                           });
+    });
   });
 }
 

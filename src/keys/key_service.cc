@@ -617,18 +617,38 @@ VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params)
     outcome.code = VerifyCode::kUsageExceeded;
   }
   admit();
-  if (outcome.code == VerifyCode::kValid && params.cost > 0) {
+  if (outcome.code == VerifyCode::kValid && params.cost > 0 && params.spend) {
     state.credits->remaining -= params.cost;
     changed = true;
   }
-  if (changed) ++state.version;
-  if (changed && !state.dirty) {
-    state.dirty = true;
-    std::lock_guard dirty_lock(dirty_mu_);
-    dirty_credits_.emplace_back(key.id, entry->credits);
-  }
+  if (changed) MarkChanged(key.id, entry->credits);
   outcome.credits_remaining = state.credits->remaining;
   return outcome;
+}
+
+void KeyService::MarkChanged(const std::string& key_id, const std::shared_ptr<CreditState>& state) {
+  ++state->version;
+  if (state->dirty) return;
+  state->dirty = true;
+  std::lock_guard dirty_lock(dirty_mu_);
+  dirty_credits_.emplace_back(key_id, state);
+}
+
+KeyService::Spent KeyService::SpendCredits(const CachedKey& entry, std::int64_t cost) {
+  CreditState& state = *entry.credits;
+  std::lock_guard lock(state.mu);
+  if (!state.credits) return {};
+  bool changed = ApplyRefill(*state.credits, clock_.NowMillis());
+  Spent spent;
+  if (state.credits->remaining < cost) {
+    spent.enough = false;
+  } else if (cost > 0) {
+    state.credits->remaining -= cost;
+    changed = true;
+  }
+  if (changed) MarkChanged(entry.key.id, entry.credits);
+  spent.remaining = state.credits->remaining;
+  return spent;
 }
 
 }  // namespace tollgate

@@ -103,6 +103,9 @@ struct VerifyParams {
   // kValid to admit, or the code that denies (then no credit is spent). Runs under the key's
   // credit lock, so it must be quick and must not call back into the KeyService.
   const std::function<VerifyCode()>* admit = nullptr;
+  // false: credits are checked (enough for `cost`) but not spent; the caller spends them with
+  // SpendCredits once an asynchronous limiter has admitted the request.
+  bool spend = true;
 };
 
 struct VerifyOutcome {
@@ -155,6 +158,14 @@ class KeyService {
   // Find costs one SHA-256 and one cache lookup and never touches the store.
   CachedKeyPtr FindForVerify(std::string_view secret) const;
   VerifyOutcome Verify(CachedKeyPtr key, const VerifyParams& params);
+  // Spends `cost` credits of a key that Verify (with spend = false) admitted: the balance left,
+  // nullopt when the key has no credits, or kUsageExceeded's cue (false) when concurrent
+  // verifies spent them in between.
+  struct Spent {
+    bool enough = true;
+    std::optional<std::int64_t> remaining;
+  };
+  Spent SpendCredits(const CachedKey& entry, std::int64_t cost);
 
   // Writes the balances that verifies changed since the last call. Verifies never wait on the
   // store: they mark the balance dirty and the owner calls this periodically (every second)
@@ -185,6 +196,8 @@ class KeyService {
   void CheckTier(const std::string& tier, std::vector<FieldError>& errors) const;
   // Resets the balance if a refill boundary passed since the last refill. Caller holds state.mu.
   bool ApplyRefill(Credits& credits, UnixMillis now) const;
+  // Queues a changed balance for FlushCredits. Caller holds state.mu.
+  void MarkChanged(const std::string& key_id, const std::shared_ptr<CreditState>& state);
   KeyView ViewOf(const CachedKey& entry);
 
   KeyStore& store_;

@@ -44,14 +44,31 @@ struct LimitDecision {
                                // kNeverAdmitted if cost > limit)
 };
 
+// What a store whose shared state cannot be reached (a Redis shard down or too slow) answers
+// instead; each tier chooses (issue 7). kLocal decides in this node's memory with every limit
+// divided by the expected number of nodes, so that the nodes together stay near the limit.
+enum class LimiterFailurePolicy { kFailClosed, kFailOpen, kLocal };
+
+struct CheckOptions {
+  LimiterFailurePolicy on_failure = LimiterFailurePolicy::kLocal;
+};
+
 class CounterStore {
  public:
   using Done = std::function<void(Result<std::vector<LimitDecision>>)>;
   virtual ~CounterStore() = default;
 
   // Checks every limit and charges all of them only if all allow: all-or-nothing. `done` gets
-  // one decision per check, in order, or an error if the store could not be reached in time.
-  virtual void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, Done done) = 0;
+  // one decision per check, in order, or an error if the call is invalid. `checks` is read
+  // before the call returns; `done` may run before it returns or later (CompletesInline).
+  virtual void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, Done done) {
+    CheckAndCharge(checks, now, CheckOptions{}, std::move(done));
+  }
+  // The same, saying what to answer when the store's shared state cannot be reached in time.
+  virtual void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
+                              Done done) = 0;
+  // True when `done` always runs before CheckAndCharge returns (the in-memory store).
+  virtual bool CompletesInline() const { return true; }
 };
 using CounterStorePtr = std::unique_ptr<CounterStore>;
 

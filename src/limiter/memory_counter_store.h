@@ -78,6 +78,11 @@ class MemoryCounterStore final : public CounterStore {
   // All-or-nothing over `checks` (see CounterStore). Fails with InvalidInput, charging nothing,
   // if ValidateLimitChecks rejects the call. Calls `done` before returning, without locks held.
   void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, Done done) override;
+  // Never fails to reach its state, so the options change nothing.
+  void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& /*options*/,
+                      Done done) override {
+    CheckAndCharge(checks, now, std::move(done));
+  }
 
   // Visits up to `budget` slots, shard after shard from where the previous call stopped, drops
   // the counters expired at `now` and shrinks tables left less than 1/8 full. Returns how many

@@ -66,14 +66,16 @@ class NamespaceSnapshot {
 namespace {
 
 std::string CounterKey(std::string_view namespace_id, std::int64_t duration_ms, std::string_view identifier) {
+  // "{rl:<namespaceId>:<identifier>}<durationMs>": the braces are the routing tag, so one
+  // identifier's windows share a Redis shard. Unambiguous: the key ends in "}<digits>".
   std::string key;
-  key.reserve(3 + namespace_id.size() + 1 + 20 + 1 + identifier.size());
-  key += "rl:";
+  key.reserve(5 + namespace_id.size() + identifier.size() + 20);
+  key += "{rl:";
   key += namespace_id;
   key += ':';
-  key += std::to_string(duration_ms);
-  key += ':';
   key += identifier;
+  key += '}';
+  key += std::to_string(duration_ms);
   return key;
 }
 
@@ -241,8 +243,8 @@ Result<std::vector<LimitDecision>> RatelimitService::Decide(std::span<const Limi
   return std::move(*answer);
 }
 
-Result<std::vector<LimitResult>> RatelimitService::Limit(std::span<const LimitRequest> requests,
-                                                         const NamespaceAuthorizer& authorize) {
+Result<RatelimitService::Planned> RatelimitService::Plan(std::span<const LimitRequest> requests,
+                                                          const NamespaceAuthorizer& authorize) {
   if (requests.empty()) return Fail(Error::InvalidInput("at least one limit is required"));
   std::vector<FieldError> errors;
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -270,8 +272,11 @@ Result<std::vector<LimitResult>> RatelimitService::Limit(std::span<const LimitRe
   }
 
   const UnixMillis now = clock_.NowMillis();
-  std::vector<LimitCheck> checks(requests.size());
-  std::vector<const RatelimitOverride*> applied(requests.size());
+  Planned planned;
+  std::vector<LimitCheck>& checks = planned.checks;
+  std::vector<const RatelimitOverride*>& applied = planned.applied;
+  checks.resize(requests.size());
+  applied.resize(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const LimitRequest& request = requests[i];
     applied[i] = namespaces[i]->Match(request.identifier);
@@ -296,12 +301,45 @@ Result<std::vector<LimitResult>> RatelimitService::Limit(std::span<const LimitRe
     }
   }
   if (auto valid = FieldErrorsToStatus(std::move(errors)); !valid) return Fail(std::move(valid.error()));
+  planned.namespaces = std::move(namespaces);  // keeps the matched overrides alive
+  planned.now = now;
+  return planned;
+}
 
-  auto decisions = Decide(checks, now);
+Result<std::vector<LimitResult>> RatelimitService::Limit(std::span<const LimitRequest> requests,
+                                                         const NamespaceAuthorizer& authorize) {
+  auto planned = Plan(requests, authorize);
+  if (!planned) return Fail(std::move(planned.error()));
+  auto decisions = Decide(planned->checks, planned->now);
   if (!decisions) return Fail(std::move(decisions.error()));
-  std::vector<LimitResult> results(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    const LimitDecision& decision = (*decisions)[i];
+  return Results(*planned, *decisions);
+}
+
+void RatelimitService::LimitAsync(std::span<const LimitRequest> requests, const NamespaceAuthorizer& authorize,
+                                  LimitDone done) {
+  auto planned = Plan(requests, authorize);
+  if (!planned) {
+    done(Fail(std::move(planned.error())));
+    return;
+  }
+  auto shared = std::make_shared<Planned>(std::move(*planned));
+  counters_.CheckAndCharge(shared->checks, shared->now, CheckOptions{failure_policy_},
+                           [shared, done = std::move(done)](Result<std::vector<LimitDecision>> decided) {
+                             if (!decided) return done(Fail(std::move(decided.error())));
+                             if (decided->size() != shared->checks.size()) {
+                               return done(Fail(Error::Internal("the counter store answered the wrong number of decisions")));
+                             }
+                             done(Results(*shared, *decided));
+                           });
+}
+
+std::vector<LimitResult> RatelimitService::Results(const Planned& planned, const std::vector<LimitDecision>& decisions) {
+  const std::vector<LimitCheck>& checks = planned.checks;
+  const std::vector<const RatelimitOverride*>& applied = planned.applied;
+  const UnixMillis now = planned.now;
+  std::vector<LimitResult> results(checks.size());
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const LimitDecision& decision = decisions[i];
     LimitResult& result = results[i];
     const bool blocked = applied[i] != nullptr && applied[i]->limit == 0;
     result.limit = blocked ? 0 : checks[i].limit;

@@ -5,7 +5,7 @@
 // A decision. Each request names a namespace (by name or id), an identifier, a limit per duration,
 // a cost and an algorithm. The namespace's best matching override, if any, replaces limit and
 // duration: an exact identifier beats any pattern; among patterns the longest wins (ties: the
-// smaller pattern in byte order). The counter is "rl:<namespaceId>:<durationMs>:<identifier>":
+// smaller pattern in byte order). The counter is "{rl:<namespaceId>:<identifier>}<durationMs>":
 // the id because names may contain ':', the duration so that one identifier can be limited over
 // several windows (10 per second and 1000 per hour) in one call, as Unkey keys its counters. A
 // call is all-or-nothing: its requests are charged only if every one passes (CounterStore). An
@@ -23,10 +23,9 @@
 // immutable snapshot; readers take a shared lock only to copy the snapshot's shared_ptr, then
 // match without locks. Writers (namespace creation, override calls) are serialised by write_mu_,
 // write the store first, then publish a new snapshot of the one namespace they changed (a copy of
-// its overrides: cheap at the few hundred overrides a namespace holds). The CounterStore must
-// complete inline (MemoryCounterStore does); the service aborts otherwise, since a later
-// completion would write to a dead stack frame. A Redis-backed store (issue 7) needs an
-// asynchronous path through the HTTP handlers first.
+// its overrides: cheap at the few hundred overrides a namespace holds). Limit needs a CounterStore
+// that completes inline and aborts otherwise (a later completion would write to a dead stack
+// frame); LimitAsync works with any, and is what the HTTP routes use.
 //
 // Known limit: an override or namespace written by another tollgate process sharing the store is
 // seen here only after a restart.
@@ -103,8 +102,16 @@ class RatelimitService {
   // that does not exist is created (after `authorize` allowed it). InvalidInput when a request is
   // out of bounds or two requests name the same counter (fields "[i].…"); NotFound for an
   // unknown namespace id; the CounterStore's error when it cannot decide.
+  // Requires a CounterStore that completes inline (the service aborts otherwise).
   Result<std::vector<LimitResult>> Limit(std::span<const LimitRequest> requests,
                                          const NamespaceAuthorizer& authorize);
+  // The same for any CounterStore: `done` runs before this returns (in memory) or later, on the
+  // caller's thread (Redis); `requests` are read before it returns. A shard that cannot be
+  // reached is answered by the service's failure policy.
+  using LimitDone = std::function<void(Result<std::vector<LimitResult>>)>;
+  void LimitAsync(std::span<const LimitRequest> requests, const NamespaceAuthorizer& authorize, LimitDone done);
+  // What identifier limits answer while their Redis shard is down (default: local).
+  void SetFailurePolicy(LimiterFailurePolicy policy) { failure_policy_ = policy; }
 
   // Creates or replaces the override of (namespace, identifier); the namespace is created if
   // missing. Returns it as stored: a replaced override keeps its id.
@@ -141,6 +148,16 @@ class RatelimitService {
   // Replaces (or adds) a namespace's snapshot. Caller holds write_mu_.
   void Publish(SnapshotPtr snapshot);
   Result<std::vector<LimitDecision>> Decide(std::span<const LimitCheck> checks, UnixMillis now);
+  // One call's checks, ready for the CounterStore, and what its results need.
+  struct Planned {
+    std::vector<LimitCheck> checks;
+    std::vector<const RatelimitOverride*> applied;  // the override each request matched, or null
+    std::vector<SnapshotPtr> namespaces;            // keep `applied` alive
+    UnixMillis now = 0;
+  };
+  Result<Planned> Plan(std::span<const LimitRequest> requests, const NamespaceAuthorizer& authorize);
+  static std::vector<LimitResult> Results(const Planned& planned, const std::vector<LimitDecision>& decisions);
+  LimiterFailurePolicy failure_policy_ = LimiterFailurePolicy::kLocal;
 
   RatelimitStore& store_;
   CounterStore& counters_;

@@ -52,32 +52,50 @@ struct Plan {
 
 }  // namespace
 
-Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& request) {
-  VerifyResult result;
-  if (!entry) {
-    result.outcome = keys_.Verify(nullptr, {});
-    return result;
+LimiterFailurePolicy LimiterFailurePolicies::For(const Tier* tier) const {
+  if (tier != nullptr) {
+    for (const auto& [name, policy] : by_tier) {
+      if (name == tier->name) return policy;
+    }
   }
+  return fallback;
+}
+
+struct Verifier::Prepared {
+  VerifyResult result;
+  Plan plan;
+  std::string subject;
+  int period = 0;
+  bool quota_blocks = false;
+  UnixMillis now = 0;
+  CheckOptions options;
+};
+
+Result<std::shared_ptr<Verifier::Prepared>> Verifier::Prepare(const CachedKeyPtr& entry, const VerifyRequest& request) {
+  auto prepared = std::make_shared<Prepared>();
+  Prepared& p = *prepared;
+  VerifyResult& result = p.result;
   const Key& key = entry->key;
   const Identity* identity = entry->identity.get();
-  const UnixMillis now = clock_.NowMillis();
-  const int period = QuotaPeriodOf(now);
-  const std::string subject = identity ? "i:" + identity->id : "k:" + key.id;
+  p.now = clock_.NowMillis();
+  p.period = QuotaPeriodOf(p.now);
+  p.subject = identity ? "i:" + identity->id : "k:" + key.id;
+  const std::string tag = "{" + p.subject + "}";
 
   // The tier, and whether its quota is used up.
   const TierSet& tiers = tiers_.Current();
   result.tier = tiers.Resolve(key.tier, identity ? std::string_view(identity->tier) : std::string_view());
+  p.options.on_failure = policies_.For(result.tier);
   const Tier* limits_tier = result.tier;
-  bool quota_blocks = false;
   if (result.tier && result.tier->included_quota) {
     const std::int64_t included = *result.tier->included_quota;
     // included / 100 * grace + the remainder's share: no overflow for any int64 quota.
     const std::int64_t grace = result.tier->grace_percent;
     const std::int64_t allowed = included + included / 100 * grace + included % 100 * grace / 100;
-    const std::int64_t used = quota_.Used(subject, period);
+    const std::int64_t used = quota_.Used(p.subject, p.period);
     if (used >= allowed) {
       switch (result.tier->overage_policy) {
-        case OveragePolicy::kBlock: quota_blocks = true; break;
+        case OveragePolicy::kBlock: p.quota_blocks = true; break;
         case OveragePolicy::kAllow: break;
         case OveragePolicy::kThrottle:
           result.throttled = true;
@@ -85,25 +103,25 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
           break;
       }
     }
-    result.quota = QuotaView{used, included, std::max<std::int64_t>(0, included - used), QuotaPeriodEnd(period),
+    result.quota = QuotaView{used, included, std::max<std::int64_t>(0, included - used), QuotaPeriodEnd(p.period),
                              std::max<std::int64_t>(0, used - included)};
   }
 
   // The limits that apply.
-  Plan plan;
+  Plan& plan = p.plan;
   const std::size_t most = key.ratelimits.size() + (identity ? identity->ratelimits.size() : 0) +
                            request.ratelimits.size() + (limits_tier ? limits_tier->ratelimits.size() : 0);
   plan.checks.reserve(most);
   plan.applied.reserve(most);
   for (const RateLimitConfig& config : key.ratelimits) {
     const RequestedLimit* requested = FindRequested(request.ratelimits, config.name);
-    if (config.auto_apply || requested) plan.Add("k:" + key.id + ":" + config.name, config, requested);
+    if (config.auto_apply || requested) plan.Add(tag + "k:" + key.id + ":" + config.name, config, requested);
   }
   if (identity) {
     for (const RateLimitConfig& config : identity->ratelimits) {
       const RequestedLimit* requested = FindRequested(request.ratelimits, config.name);
       if ((config.auto_apply || requested) && !plan.Has(config.name)) {
-        plan.Add("i:" + identity->id + ":" + config.name, config, requested);
+        plan.Add(tag + "i:" + identity->id + ":" + config.name, config, requested);
       }
     }
   }
@@ -121,7 +139,7 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
     }
     RateLimitConfig ad_hoc;
     ad_hoc.name = requested.name;
-    plan.Add("k:" + key.id + ":" + requested.name, ad_hoc, &requested);
+    plan.Add(tag + "k:" + key.id + ":" + requested.name, ad_hoc, &requested);
   }
   if (limits_tier) {
     for (const RateLimitConfig& config : limits_tier->ratelimits) {
@@ -130,8 +148,7 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
       if (const RequestedLimit* requested = FindRequested(request.ratelimits, config.name)) {
         cost_only = RequestedLimit{requested->name, requested->cost, std::nullopt, std::nullopt};
       }
-      plan.Add("t:" + subject + ":" + limits_tier->name + ":" + config.name, config,
-               cost_only ? &*cost_only : nullptr);
+      plan.Add(tag + "t:" + limits_tier->name + ":" + config.name, config, cost_only ? &*cost_only : nullptr);
     }
   }
 
@@ -142,31 +159,73 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
       return Fail(Error::InvalidInput("body.ratelimits " + problem, {{"body.ratelimits", problem, ""}}));
     }
   }
+  return prepared;
+}
+
+namespace {
+
+// Copies a limiter's decisions into the plan's applied limits; true when all admit.
+bool Apply(const std::vector<LimitDecision>& decisions, std::vector<AppliedLimit>& applied, UnixMillis now) {
+  bool allowed = true;
+  for (std::size_t i = 0; i < decisions.size() && i < applied.size(); ++i) {
+    const LimitDecision& d = decisions[i];
+    applied[i].exceeded = !d.allowed;
+    applied[i].remaining = d.remaining;
+    applied[i].reset_at = d.reset_at == kNeverAdmitted ? now + applied[i].duration_ms : d.reset_at;
+    allowed = allowed && d.allowed;
+  }
+  return allowed;
+}
+
+// Limits of a request denied before the limiter was asked are still listed, as they stand:
+// cost 0 asks without charging. Each has room for `remaining` requests; none of them denied.
+std::vector<LimitCheck> Peeks(const std::vector<LimitCheck>& checks) {
+  std::vector<LimitCheck> peeks = checks;
+  for (LimitCheck& check : peeks) check.cost = 0;
+  return peeks;
+}
+
+void ApplyPeeks(const std::vector<LimitDecision>& decisions, std::vector<AppliedLimit>& applied, UnixMillis now) {
+  for (std::size_t i = 0; i < decisions.size() && i < applied.size(); ++i) {
+    applied[i].remaining = decisions[i].remaining;
+    applied[i].reset_at = now;
+  }
+}
+
+}  // namespace
+
+void Verifier::Finish(Prepared& p) {
+  VerifyResult& result = p.result;
+  if (result.outcome.valid() && result.quota) {
+    const std::int64_t used = quota_.Add(p.subject, p.period, 1);
+    QuotaView& q = *result.quota;
+    q.used = used;
+    q.remaining = std::max<std::int64_t>(0, q.included - used);
+    q.overage = std::max<std::int64_t>(0, used - q.included);
+  }
+  result.limits = std::move(p.plan.applied);
+}
+
+Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& request) {
+  if (!entry) {
+    VerifyResult result;
+    result.outcome = keys_.Verify(nullptr, {});
+    return result;
+  }
+  auto prepared = Prepare(entry, request);
+  if (!prepared) return Fail(std::move(prepared.error()));
+  Prepared& p = **prepared;
 
   // Runs under the key's credit lock once the key itself admits: quota, then all limits at once.
   bool limiter_decided = false;
   auto admit_step = [&]() -> VerifyCode {
-    if (quota_blocks) return VerifyCode::kUsageExceeded;
-    if (plan.checks.empty()) return VerifyCode::kValid;
-    bool answered = false;
-    bool allowed = true;
-    limiter_.CheckAndCharge(plan.checks, now, [&](Result<std::vector<LimitDecision>> decisions) {
-      answered = true;
+    if (p.quota_blocks) return VerifyCode::kUsageExceeded;
+    if (p.plan.checks.empty()) return VerifyCode::kValid;
+    bool allowed = false;
+    limiter_.CheckAndCharge(p.plan.checks, p.now, p.options, [&](Result<std::vector<LimitDecision>> decisions) {
       limiter_decided = true;
-      if (!decisions) {
-        allowed = false;  // fail closed on a limiter error; issue 7 makes this a per-tier policy
-        return;
-      }
-      for (std::size_t i = 0; i < decisions->size(); ++i) {
-        const LimitDecision& d = (*decisions)[i];
-        AppliedLimit& applied = plan.applied[i];
-        applied.exceeded = !d.allowed;
-        applied.remaining = d.remaining;
-        applied.reset_at = d.reset_at == kNeverAdmitted ? now + applied.duration_ms : d.reset_at;
-        allowed = allowed && d.allowed;
-      }
+      allowed = decisions && Apply(*decisions, p.plan.applied, p.now);  // an invalid call admits nothing
     });
-    if (!answered) return VerifyCode::kRateLimited;  // cannot happen with an inline store
     return allowed ? VerifyCode::kValid : VerifyCode::kRateLimited;
   };
 
@@ -176,32 +235,75 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
   // Through a reference_wrapper the std::function stores a pointer, not the closure: no allocation.
   const std::function<VerifyCode()> admit = std::ref(admit_step);
   params.admit = &admit;
-  result.outcome = keys_.Verify(std::move(entry), params);
+  p.result.outcome = keys_.Verify(std::move(entry), params);
 
-  // Denied before the limiter was asked (disabled, expired, permissions, credits, quota): the
-  // limits are still listed, so report them as they stand, charging nothing (cost 0 asks
-  // without charging). Each has room for `remaining` requests; none of them denied.
-  if (!limiter_decided && !plan.checks.empty()) {
-    std::vector<LimitCheck> peeks = plan.checks;
-    for (LimitCheck& check : peeks) check.cost = 0;
-    limiter_.CheckAndCharge(peeks, now, [&](Result<std::vector<LimitDecision>> decisions) {
-      if (!decisions) return;
-      for (std::size_t i = 0; i < decisions->size() && i < plan.applied.size(); ++i) {
-        plan.applied[i].remaining = (*decisions)[i].remaining;
-        plan.applied[i].reset_at = now;
-      }
+  if (!limiter_decided && !p.plan.checks.empty()) {
+    limiter_.CheckAndCharge(Peeks(p.plan.checks), p.now, p.options, [&](Result<std::vector<LimitDecision>> decisions) {
+      if (decisions) ApplyPeeks(*decisions, p.plan.applied, p.now);
     });
   }
+  Finish(p);
+  return std::move(p.result);
+}
 
-  if (result.outcome.valid() && result.quota) {
-    const std::int64_t used = quota_.Add(subject, period, 1);
-    QuotaView& q = *result.quota;
-    q.used = used;
-    q.remaining = std::max<std::int64_t>(0, q.included - used);
-    q.overage = std::max<std::int64_t>(0, used - q.included);
+void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Done done) {
+  if (!entry || limiter_.CompletesInline()) {
+    done(Verify(std::move(entry), request));
+    return;
   }
-  result.limits = std::move(plan.applied);
-  return result;
+  auto prepared = Prepare(entry, request);
+  if (!prepared) {
+    done(Fail(std::move(prepared.error())));
+    return;
+  }
+  std::shared_ptr<Prepared> p = std::move(*prepared);
+
+  // The key's own checks and the quota, with the credits checked but not yet spent.
+  const bool quota_blocks = p->quota_blocks;
+  const std::function<VerifyCode()> admit = [quota_blocks] {
+    return quota_blocks ? VerifyCode::kUsageExceeded : VerifyCode::kValid;
+  };
+  VerifyParams params;
+  params.permissions = request.permissions;
+  params.cost = request.credit_cost;
+  params.admit = &admit;
+  params.spend = false;
+  p->result.outcome = keys_.Verify(entry, params);
+
+  if (p->plan.checks.empty()) {
+    if (p->result.outcome.valid()) {
+      const KeyService::Spent spent = keys_.SpendCredits(*entry, request.credit_cost);
+      if (!spent.enough) p->result.outcome.code = VerifyCode::kUsageExceeded;
+      p->result.outcome.credits_remaining = spent.remaining;
+    }
+    Finish(*p);
+    done(std::move(p->result));
+    return;
+  }
+  if (!p->result.outcome.valid()) {
+    limiter_.CheckAndCharge(Peeks(p->plan.checks), p->now, p->options,
+                            [this, p, done = std::move(done)](Result<std::vector<LimitDecision>> decisions) {
+                              if (decisions) ApplyPeeks(*decisions, p->plan.applied, p->now);
+                              Finish(*p);
+                              done(std::move(p->result));
+                            });
+    return;
+  }
+  const std::int64_t cost = request.credit_cost;
+  limiter_.CheckAndCharge(
+      p->plan.checks, p->now, p->options,
+      [this, p, entry = std::move(entry), cost, done = std::move(done)](Result<std::vector<LimitDecision>> decisions) {
+        VerifyOutcome& outcome = p->result.outcome;
+        if (!decisions || !Apply(*decisions, p->plan.applied, p->now)) {
+          outcome.code = VerifyCode::kRateLimited;
+        } else {
+          const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);
+          if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
+          outcome.credits_remaining = spent.remaining;
+        }
+        Finish(*p);
+        done(std::move(p->result));
+      });
 }
 
 }  // namespace tollgate

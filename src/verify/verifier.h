@@ -10,8 +10,14 @@
 // "t:<subject>:<tier>:<name>" with subject the identity (so all its keys share the tier's rate)
 // or the key when it has none.
 //
-// Threading: called on any worker thread; holds the key's credit lock while the limiter decides,
-// so the CounterStore must complete inline (the in-memory one does; see issue 7 for Redis).
+// Every counter key starts with the routing tag "{<subject>}", so a sharded CounterStore keeps
+// one verification's counters on one shard and decides them in one atomic call.
+//
+// Threading: called on any worker thread. With a CounterStore that completes inline (in
+// memory) the key's credits are checked and spent under the key's credit lock, around the
+// limiter's decision: exact. With one that answers later (Redis), VerifyAsync checks the credits
+// first, asks the limiter, and spends them when it admits; a key whose last credits are spent by
+// a concurrent verify in between answers USAGE_EXCEEDED with its limits already charged.
 #pragma once
 
 #include <optional>
@@ -68,20 +74,41 @@ struct VerifyResult {
   std::optional<QuotaView> quota;   // set when the tier has an included quota
 };
 
+// What the limiter answers for a tier when its shared state cannot be reached (issue 7).
+struct LimiterFailurePolicies {
+  LimiterFailurePolicy fallback = LimiterFailurePolicy::kLocal;  // keys with no tier, and unnamed tiers
+  std::vector<std::pair<std::string, LimiterFailurePolicy>> by_tier;
+  LimiterFailurePolicy For(const Tier* tier) const;
+};
+
 class Verifier {
  public:
-  Verifier(KeyService& keys, TierService& tiers, CounterStore& limiter, QuotaTracker& quota, Clock& clock)
-      : keys_(keys), tiers_(tiers), limiter_(limiter), quota_(quota), clock_(clock) {}
+  using Done = std::function<void(Result<VerifyResult>)>;
+
+  Verifier(KeyService& keys, TierService& tiers, CounterStore& limiter, QuotaTracker& quota, Clock& clock,
+           LimiterFailurePolicies policies = {})
+      : keys_(keys), tiers_(tiers), limiter_(limiter), quota_(quota), clock_(clock), policies_(std::move(policies)) {}
 
   // Fails only for a request naming a ratelimit the key does not have without limit/duration.
+  // Requires a CounterStore that completes inline.
   Result<VerifyResult> Verify(CachedKeyPtr entry, const VerifyRequest& request);
+  // The same for any CounterStore: `done` runs before this returns with an inline store, later
+  // (on the same thread, from its event loop) with Redis. `request` is read before it returns.
+  void VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Done done);
 
  private:
+  struct Prepared;
+  // The tier, the quota verdict and the plan of limits.
+  Result<std::shared_ptr<Prepared>> Prepare(const CachedKeyPtr& entry, const VerifyRequest& request);
+  // Counts an admitted verification against the quota and hands the limits to the result.
+  void Finish(Prepared& prepared);
+
   KeyService& keys_;
   TierService& tiers_;
   CounterStore& limiter_;
   QuotaTracker& quota_;
   Clock& clock_;
+  LimiterFailurePolicies policies_;
 };
 
 }  // namespace tollgate

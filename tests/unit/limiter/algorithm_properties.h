@@ -17,6 +17,20 @@
 
 namespace tollgate::limiter_test {
 
+inline constexpr LimitAlgorithm kAllAlgorithms[] = {LimitAlgorithm::kSlidingWindow, LimitAlgorithm::kTokenBucket,
+                                                   LimitAlgorithm::kFixedWindow, LimitAlgorithm::kGcra};
+
+// For test traces.
+inline const char* AlgorithmName(LimitAlgorithm algorithm) {
+  switch (algorithm) {
+    case LimitAlgorithm::kSlidingWindow: return "sliding window";
+    case LimitAlgorithm::kTokenBucket: return "token bucket";
+    case LimitAlgorithm::kFixedWindow: return "fixed window";
+    case LimitAlgorithm::kGcra: return "gcra";
+  }
+  return "?";
+}
+
 struct Arrival {
   UnixMillis at = 0;
   std::int64_t cost = 1;

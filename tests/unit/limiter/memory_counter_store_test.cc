@@ -15,8 +15,8 @@ namespace tollgate {
 namespace {
 
 constexpr UnixMillis kT0 = 1'700'000'040'000;  // aligned to 1 s and to 1 min
-constexpr LimitAlgorithm kAllAlgorithms[] = {LimitAlgorithm::kSlidingWindow, LimitAlgorithm::kTokenBucket,
-                                            LimitAlgorithm::kFixedWindow, LimitAlgorithm::kGcra};
+using limiter_test::AlgorithmName;
+using limiter_test::kAllAlgorithms;
 
 SipHashKey TestKey() {
   SipHashKey key{};
@@ -52,19 +52,9 @@ std::int64_t Remaining(MemoryCounterStore& store, LimitCheck check, UnixMillis n
   return RunOne(store, check, now).remaining;
 }
 
-const char* Name(LimitAlgorithm algorithm) {
-  switch (algorithm) {
-    case LimitAlgorithm::kSlidingWindow: return "sliding window";
-    case LimitAlgorithm::kTokenBucket: return "token bucket";
-    case LimitAlgorithm::kFixedWindow: return "fixed window";
-    case LimitAlgorithm::kGcra: return "gcra";
-  }
-  return "?";
-}
-
 TEST(MemoryCounterStoreTest, ChargesOneCheckAndCompletesInline) {
   for (LimitAlgorithm algorithm : kAllAlgorithms) {
-    SCOPED_TRACE(Name(algorithm));
+    SCOPED_TRACE(AlgorithmName(algorithm));
     MemoryCounterStore store({}, TestKey());
     const LimitCheck check = Check("k:key_1:requests", 3, 1000, 1, algorithm);
     for (std::int64_t expected_remaining : {2, 1, 0}) {
@@ -81,7 +71,7 @@ TEST(MemoryCounterStoreTest, ChargesOneCheckAndCompletesInline) {
 
 template <typename Algorithm>
 void ExpectStoreDecidesLike(LimitAlgorithm algorithm) {
-  SCOPED_TRACE(Name(algorithm));
+  SCOPED_TRACE(AlgorithmName(algorithm));
   for (const LimitParams& shape : limiter_test::PropertyShapes()) {
     MemoryCounterStore store({}, TestKey());
     typename Algorithm::State state{};
@@ -106,7 +96,7 @@ TEST(MemoryCounterStoreTest, DecidesExactlyLikeEachAlgorithmsStateMachine) {
 
 TEST(MemoryCounterStoreTest, WhenOneLimitDeniesNoneIsCharged) {
   for (LimitAlgorithm algorithm : kAllAlgorithms) {
-    SCOPED_TRACE(Name(algorithm));
+    SCOPED_TRACE(AlgorithmName(algorithm));
     MemoryCounterStore store({}, TestKey());
     const LimitCheck per_key = Check("k:key_1:rps", 10, 1000, 1, algorithm);
     const LimitCheck tight = Check("k:key_1:burst", 2, 1000, 1, algorithm);
@@ -185,7 +175,7 @@ TEST(MemoryCounterStoreTest, AKeyUnderAnotherAlgorithmIsAnotherCounter) {
 TEST(MemoryCounterStoreTest, AskingWithCostZeroStoresNothing) {
   MemoryCounterStore store({}, TestKey());
   for (LimitAlgorithm algorithm : kAllAlgorithms) {
-    EXPECT_EQ(RunOne(store, Check("fresh", 5, 1000, 0, algorithm), kT0).remaining, 5) << Name(algorithm);
+    EXPECT_EQ(RunOne(store, Check("fresh", 5, 1000, 0, algorithm), kT0).remaining, 5) << AlgorithmName(algorithm);
   }
   EXPECT_EQ(store.entry_count(), 0u);
 }
@@ -198,7 +188,7 @@ TEST(MemoryCounterStoreTest, DecidesWithoutOverflowAtTheBounds) {
                                            {1, kMaxWindowMs, 1},
                                            {std::int64_t{1} << 31, std::int64_t{1} << 31, 1}};
   for (LimitAlgorithm algorithm : kAllAlgorithms) {
-    SCOPED_TRACE(Name(algorithm));
+    SCOPED_TRACE(AlgorithmName(algorithm));
     for (const LimitParams& shape : shapes) {
       MemoryCounterStore store({}, TestKey());
       const std::int64_t costs[] = {shape.limit, 1, 0, shape.limit - 1,
@@ -301,7 +291,7 @@ TEST(MemoryCounterStoreTest, ThreadsHammeringOneKeyAdmitExactlyTheLimit) {
   constexpr int kThreads = 4;
   constexpr std::int64_t kLimit = 1000;
   for (LimitAlgorithm algorithm : kAllAlgorithms) {
-    SCOPED_TRACE(Name(algorithm));
+    SCOPED_TRACE(AlgorithmName(algorithm));
     MemoryCounterStore store;
     std::atomic<std::int64_t> admitted{0};
     std::vector<std::thread> threads;

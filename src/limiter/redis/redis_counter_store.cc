@@ -1,0 +1,497 @@
+#include <utility>  // before Boost, see DESIGN.md
+
+#include "limiter/redis/redis_counter_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include "common/event_loop.h"
+#include "limiter/limit_params.h"
+#include "limiter/redis/limiter_script.h"
+#include "limiter/redis/redis_connection.h"
+
+namespace tollgate {
+
+namespace asio = boost::asio;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+namespace {
+
+std::atomic<std::uint64_t> next_store_id{1};
+
+std::string Sha1Hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
+
+bool IsInteger(const redisReply* reply) { return reply != nullptr && reply->type == REDIS_REPLY_INTEGER; }
+
+// The end of the lease a counter's chunk is valid for (see the header).
+UnixMillis LeaseEnd(const LimitCheck& check, UnixMillis now) {
+  if (check.algorithm == LimitAlgorithm::kFixedWindow || check.algorithm == LimitAlgorithm::kSlidingWindow) {
+    return AlignedWindowStart(now, check.window_ms) + check.window_ms;
+  }
+  return now + std::min<std::int64_t>(check.window_ms, 1000);
+}
+
+}  // namespace
+
+// One request of a batch: op 'A' (admit all-or-nothing) or 'L' (lease a chunk of each counter).
+struct RedisCounterStore::Call {
+  char op = 'A';
+  std::vector<LimitCheck> checks;  // for 'L', cost holds the chunk asked for
+  UnixMillis now = 0;
+  // The request's entry of the reply, or nullptr when the shard did not answer.
+  std::function<void(const redisReply* entry)> on_reply;
+};
+
+struct RedisCounterStore::Batch {
+  explicit Batch(asio::io_context& loop) : timer(loop) {}
+  std::vector<std::shared_ptr<Call>> calls;
+  asio::steady_timer timer;
+  bool settled = false;
+};
+
+struct RedisCounterStore::Shard {
+  std::unique_ptr<RedisConnection> connection;
+  std::vector<std::shared_ptr<Call>> queue;  // this loop turn's calls, sent by one Flush
+  bool flush_posted = false;
+  int failures = 0;       // consecutive failed batches
+  SteadyTime open_until;  // breaker open until then once failures reach the threshold
+  bool probing = false;   // half-open: one batch is testing the shard
+};
+
+// A counter's lease, held by one worker thread.
+struct LeaseState {
+  LimitAlgorithm algorithm = LimitAlgorithm::kSlidingWindow;
+  std::int64_t limit = 0;
+  std::int64_t window_ms = 0;
+  std::int64_t left = 0;          // leased units not used yet
+  UnixMillis valid_until = 0;
+  UnixMillis denied_until = 0;    // Redis had nothing to lease: deny locally until then
+  std::int64_t redis_remaining = 0;
+  bool refilling = false;         // one lease request per counter and worker at a time
+  std::vector<std::function<void()>> waiters;  // calls that wait for that request
+};
+
+struct RedisCounterStore::Worker {
+  asio::io_context* loop = nullptr;
+  std::vector<Shard> shards;
+  std::unordered_map<std::string, LeaseState> leases;
+};
+
+RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
+    : options_(std::move(options)),
+      ring_([this] {
+        std::vector<std::string> names;
+        for (const RedisShardAddress& shard : options_.shards) names.push_back(shard.name());
+        return names;
+      }()),
+      id_(next_store_id.fetch_add(1)) {}
+
+RedisCounterStore::~RedisCounterStore() { Close(); }
+
+void RedisCounterStore::Close() {
+  std::vector<std::unique_ptr<Worker>> workers;
+  {
+    std::lock_guard lock(workers_mu_);
+    workers.swap(workers_);
+  }
+  // Freeing a connection answers its pending batches (by their policy) before it is gone.
+  for (auto& worker : workers) {
+    for (Shard& shard : worker->shards) shard.connection.reset();
+  }
+}
+
+std::int64_t RedisCounterStore::LeaseChunk(std::int64_t limit) const {
+  return std::max<std::int64_t>(1, limit / 100 * options_.lease_percent + limit % 100 * options_.lease_percent / 100);
+}
+
+RedisCounterStore::Worker* RedisCounterStore::ThisWorker() {
+  thread_local std::vector<std::pair<std::uint64_t, Worker*>> mine;
+  for (const auto& [id, worker] : mine) {
+    if (id == id_) return worker;
+  }
+  asio::io_context* loop = CurrentEventLoop();
+  if (loop == nullptr) return nullptr;
+  auto worker = std::make_unique<Worker>();
+  worker->loop = loop;
+  worker->shards.resize(options_.shards.size());
+  static const std::string script(kRedisLimiterScript);
+  for (std::size_t i = 0; i < options_.shards.size(); ++i) {
+    worker->shards[i].connection = std::make_unique<RedisConnection>(
+        *loop, options_.shards[i].ip, options_.shards[i].port, script, options_.reconnect_delay);
+  }
+  Worker* raw = worker.get();
+  {
+    std::lock_guard lock(workers_mu_);
+    workers_.push_back(std::move(worker));
+  }
+  mine.emplace_back(id_, raw);
+  return raw;
+}
+
+void RedisCounterStore::CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now,
+                                       const CheckOptions& options, Done done) {
+  if (auto valid = ValidateLimitChecks(checks, now); !valid) {
+    done(tollgate::Fail(std::move(valid.error())));
+    return;
+  }
+  Worker* worker = ThisWorker();
+  if (worker == nullptr) {
+    // Not on an event loop (a caller outside the HTTP workers): Redis cannot be asked from here.
+    done(Fallback(checks, now, options.on_failure));
+    return;
+  }
+  if (options_.mode == LimiterMode::kLease) {
+    Lease(*worker, checks, now, options, std::move(done));
+  } else {
+    Exact(*worker, checks, now, options, std::move(done));
+  }
+}
+
+std::vector<LimitDecision> RedisCounterStore::Fallback(std::span<const LimitCheck> checks, UnixMillis now,
+                                                       LimiterFailurePolicy policy) {
+  std::vector<LimitDecision> decisions(checks.size());
+  switch (policy) {
+    case LimiterFailurePolicy::kFailOpen:
+      for (std::size_t i = 0; i < checks.size(); ++i) {
+        decisions[i] = {true, std::max<std::int64_t>(0, checks[i].limit - checks[i].cost), now};
+      }
+      return decisions;
+    case LimiterFailurePolicy::kFailClosed:
+      for (std::size_t i = 0; i < checks.size(); ++i) {
+        decisions[i] = {false, 0, now + options_.breaker_open.count()};
+      }
+      return decisions;
+    case LimiterFailurePolicy::kLocal: {
+      std::vector<LimitCheck> scaled(checks.begin(), checks.end());
+      for (LimitCheck& check : scaled) check.limit = std::max<std::int64_t>(1, check.limit / options_.expected_nodes);
+      local_.CheckAndCharge(scaled, now, [&](Result<std::vector<LimitDecision>> decided) {
+        if (decided) decisions = std::move(*decided);
+      });
+      return decisions;
+    }
+  }
+  return decisions;
+}
+
+// ---- batching, the breaker and the wire ----
+
+void RedisCounterStore::Enqueue(Worker& worker, std::size_t index, std::shared_ptr<Call> call) {
+  Shard& shard = worker.shards[index];
+  if (shard.failures >= options_.breaker_failures) {
+    const bool open = std::chrono::steady_clock::now() < shard.open_until;
+    if (open || shard.probing) {
+      call->on_reply(nullptr);  // fail fast while the breaker is open or a probe is out
+      return;
+    }
+  }
+  shard.queue.push_back(std::move(call));
+  if (shard.flush_posted) return;
+  shard.flush_posted = true;
+  // Runs after the handlers already queued on this loop, so their calls join this batch.
+  asio::post(*worker.loop, [this, &worker, index] { Flush(worker, index); });
+}
+
+void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
+  Shard& shard = worker.shards[index];
+  shard.flush_posted = false;
+  if (shard.queue.empty()) return;
+  auto batch = std::make_shared<Batch>(*worker.loop);
+  batch->calls.swap(shard.queue);
+  if (shard.failures >= options_.breaker_failures) shard.probing = true;
+
+  static const std::string sha = Sha1Hex(kRedisLimiterScript);
+  std::vector<std::string> numbers;  // stable storage for the argv views below
+  std::vector<std::string> keys;
+  UnixMillis now = 0;
+  std::size_t args = 2;
+  for (const auto& call : batch->calls) {
+    now = std::max(now, call->now);
+    args += 2 + 4 * call->checks.size();
+  }
+  numbers.reserve(args + 1);
+  numbers.push_back(std::to_string(now));
+  numbers.push_back(std::to_string(batch->calls.size()));
+  for (const auto& call : batch->calls) {
+    numbers.emplace_back(1, call->op);
+    numbers.push_back(std::to_string(call->checks.size()));
+    for (const LimitCheck& check : call->checks) {
+      // The algorithm is part of the key: a counter under another algorithm is another counter,
+      // as in MemoryCounterStore.
+      const int algorithm = ScriptAlgorithmCode(check.algorithm);
+      keys.push_back(options_.key_prefix + check.counter_key + "#" + std::to_string(algorithm));
+      numbers.push_back(std::to_string(algorithm));
+      numbers.push_back(std::to_string(check.limit));
+      numbers.push_back(std::to_string(check.window_ms));
+      numbers.push_back(std::to_string(check.cost));
+    }
+  }
+  const std::string key_count = std::to_string(keys.size());
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + numbers.size());
+  argv.insert(argv.end(), {"EVALSHA", sha, key_count});
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), numbers.begin(), numbers.end());
+
+  const bool sent = shard.connection->Send(argv, [this, &worker, index, batch](const redisReply* reply) {
+    Answer(worker, index, *batch, reply);
+  });
+  if (!sent) {
+    Fail(worker, index, *batch);
+    return;
+  }
+  batch->timer.expires_after(options_.timeout);
+  batch->timer.async_wait([this, &worker, index, batch](const boost::system::error_code& ec) {
+    if (!ec) Fail(worker, index, *batch);
+  });
+}
+
+void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, const redisReply* reply) {
+  if (batch.settled) return;  // timed out already; its calls were answered by their policy
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY || reply->elements != batch.calls.size()) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+      const std::string_view error(reply->str, reply->len);
+      spdlog::error("redis {}: limiter script failed: {}", worker.shards[index].connection->address(), error);
+      // The script was flushed (SCRIPT FLUSH, a failover): a new connection loads it again.
+      if (error.starts_with("NOSCRIPT")) worker.shards[index].connection->Reset();
+    }
+    Fail(worker, index, batch);
+    return;
+  }
+  batch.settled = true;
+  batch.timer.cancel();
+  Shard& shard = worker.shards[index];
+  shard.failures = 0;
+  shard.probing = false;
+  for (std::size_t i = 0; i < batch.calls.size(); ++i) batch.calls[i]->on_reply(reply->element[i]);
+}
+
+void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch) {
+  if (batch.settled) return;
+  batch.settled = true;
+  batch.timer.cancel();
+  Shard& shard = worker.shards[index];
+  const bool was_open = shard.failures >= options_.breaker_failures;
+  ++shard.failures;
+  if (shard.failures >= options_.breaker_failures && (!was_open || shard.probing)) {
+    shard.open_until = std::chrono::steady_clock::now() + options_.breaker_open;
+    shard.probing = false;
+    // A server that stopped answering holds the pipeline: drop it instead of waiting on it.
+    if (shard.connection) shard.connection->Reset();
+  }
+  for (const auto& call : batch.calls) call->on_reply(nullptr);
+}
+
+// ---- exact mode ----
+
+namespace {
+
+// An 'A' entry: {admitted, allowed_1, remaining_1, reset_at_1, ...}; nullopt when malformed.
+std::optional<std::vector<LimitDecision>> DecodeAdmit(const redisReply* entry, std::size_t checks) {
+  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements != 1 + 3 * checks) return std::nullopt;
+  std::vector<LimitDecision> decisions(checks);
+  for (std::size_t i = 0; i < checks; ++i) {
+    const redisReply* const* e = entry->element + 1 + 3 * i;
+    if (!IsInteger(e[0]) || !IsInteger(e[1]) || !IsInteger(e[2])) return std::nullopt;
+    decisions[i].allowed = e[0]->integer != 0;
+    decisions[i].remaining = e[1]->integer;
+    decisions[i].reset_at = e[2]->integer == kScriptNeverAdmitted ? kNeverAdmitted : e[2]->integer;
+  }
+  return decisions;
+}
+
+// Several shards' answers joined into one call's decisions.
+struct Join {
+  std::vector<LimitDecision> decisions;
+  std::size_t outstanding = 0;
+  CounterStore::Done done;
+};
+
+}  // namespace
+
+void RedisCounterStore::Exact(Worker& worker, std::span<const LimitCheck> checks, UnixMillis now,
+                              const CheckOptions& options, Done done) {
+  // Group the checks by shard; one verification's counters share a tag, so usually one group.
+  std::vector<std::pair<std::size_t, std::vector<std::size_t>>> groups;
+  for (std::size_t i = 0; i < checks.size(); ++i) {
+    const std::size_t shard = ring_.Find(RoutingTag(checks[i].counter_key));
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == shard; });
+    if (it == groups.end()) {
+      groups.push_back({shard, {}});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(i);
+  }
+  if (groups.empty()) {
+    done(std::vector<LimitDecision>{});
+    return;
+  }
+  auto join = std::make_shared<Join>();
+  join->decisions.resize(checks.size());
+  join->outstanding = groups.size();
+  join->done = std::move(done);
+  const LimiterFailurePolicy policy = options.on_failure;
+  for (auto& [shard, indexes] : groups) {
+    auto call = std::make_shared<Call>();
+    call->op = 'A';
+    call->now = now;
+    for (const std::size_t i : indexes) call->checks.push_back(checks[i]);
+    call->on_reply = [this, join, indexes = std::move(indexes), raw = call.get(), policy](const redisReply* entry) {
+      auto decided = DecodeAdmit(entry, raw->checks.size());
+      std::vector<LimitDecision> decisions = decided ? std::move(*decided) : Fallback(raw->checks, raw->now, policy);
+      for (std::size_t k = 0; k < indexes.size(); ++k) join->decisions[indexes[k]] = decisions[k];
+      if (--join->outstanding == 0) join->done(std::move(join->decisions));
+    };
+    Enqueue(worker, shard, std::move(call));
+  }
+}
+
+// ---- lease mode ----
+
+namespace {
+
+enum class LeaseVerdict { kAdmits, kDenies, kWaits, kNeedsLease };
+
+}  // namespace
+
+void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given, UnixMillis now,
+                              const CheckOptions& options, Done done) {
+  // Owned by the attempt, which may run again after a lease arrives.
+  struct Attempt {
+    std::vector<LimitCheck> checks;
+    UnixMillis now;
+    LimiterFailurePolicy policy;
+    Done done;
+  };
+  auto attempt = std::make_shared<Attempt>(Attempt{{given.begin(), given.end()}, now, options.on_failure, std::move(done)});
+
+  // Decides from the leases when it can; otherwise asks Redis for what is missing and retries.
+  auto run = std::make_shared<std::function<void()>>();
+  *run = [this, &worker, attempt, weak_run = std::weak_ptr<std::function<void()>>(run)]() {
+    const UnixMillis at = attempt->now;
+    std::vector<LeaseVerdict> verdicts(attempt->checks.size());
+    std::vector<LeaseState*> states(attempt->checks.size());
+    bool denies = false, waits = false, needs = false;
+    for (std::size_t i = 0; i < attempt->checks.size(); ++i) {
+      const LimitCheck& check = attempt->checks[i];
+      LeaseState& s = worker.leases[check.counter_key];
+      states[i] = &s;
+      if (s.algorithm != check.algorithm || s.limit != check.limit || s.window_ms != check.window_ms ||
+          at >= s.valid_until) {
+        s.algorithm = check.algorithm;
+        s.limit = check.limit;
+        s.window_ms = check.window_ms;
+        s.left = 0;
+        s.denied_until = 0;  // never later than the lease it came with
+      }
+      LeaseVerdict& v = verdicts[i];
+      if (check.cost > check.limit || (check.cost > s.left && s.denied_until > at)) {
+        v = LeaseVerdict::kDenies;
+      } else if (check.cost <= s.left) {
+        v = LeaseVerdict::kAdmits;
+      } else {
+        v = s.refilling ? LeaseVerdict::kWaits : LeaseVerdict::kNeedsLease;
+      }
+      denies |= v == LeaseVerdict::kDenies;
+      waits |= v == LeaseVerdict::kWaits;
+      needs |= v == LeaseVerdict::kNeedsLease;
+    }
+    auto self = weak_run.lock();
+    if (!denies && (waits || needs) && self) {
+      if (waits && !needs) {
+        for (std::size_t i = 0; i < verdicts.size(); ++i) {
+          if (verdicts[i] == LeaseVerdict::kWaits) {
+            states[i]->waiters.push_back([self] { (*self)(); });
+            return;
+          }
+        }
+      }
+      // Lease what is missing, one request per counter and worker.
+      auto call = std::make_shared<Call>();
+      call->op = 'L';
+      call->now = at;
+      std::vector<std::string> keys;
+      std::size_t shard = 0;
+      for (std::size_t i = 0; i < verdicts.size(); ++i) {
+        if (verdicts[i] != LeaseVerdict::kNeedsLease) continue;
+        const LimitCheck& check = attempt->checks[i];
+        // A lease request goes to one shard; the rest of the counters are leased on the retry.
+        const std::size_t target = ring_.Find(RoutingTag(check.counter_key));
+        if (!call->checks.empty() && target != shard) continue;
+        shard = target;
+        LimitCheck ask = check;
+        ask.cost = std::max(LeaseChunk(check.limit), check.cost);
+        call->checks.push_back(std::move(ask));
+        keys.push_back(check.counter_key);
+        states[i]->refilling = true;
+      }
+      call->on_reply = [this, &worker, attempt, self, keys](const redisReply* entry) {
+        const bool valid = entry != nullptr && entry->type == REDIS_REPLY_ARRAY && entry->elements == 3 * keys.size();
+        std::vector<std::function<void()>> woken;
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+          LeaseState& s = worker.leases[keys[k]];
+          s.refilling = false;
+          woken.insert(woken.end(), std::make_move_iterator(s.waiters.begin()), std::make_move_iterator(s.waiters.end()));
+          s.waiters.clear();
+          if (!valid) continue;
+          const redisReply* const* e = entry->element + 3 * k;
+          if (!IsInteger(e[0]) || !IsInteger(e[1]) || !IsInteger(e[2])) continue;
+          const auto check = std::find_if(attempt->checks.begin(), attempt->checks.end(),
+                                          [&](const LimitCheck& c) { return c.counter_key == keys[k]; });
+          s.valid_until = LeaseEnd(*check, attempt->now);
+          s.left += e[0]->integer;
+          s.redis_remaining = e[1]->integer;
+          if (e[0]->integer < check->cost) {
+            // Nothing (or too little) to lease: deny locally until Redis would admit again.
+            const UnixMillis reset = e[2]->integer == kScriptNeverAdmitted ? s.valid_until : e[2]->integer;
+            s.denied_until = std::max(attempt->now + 1, std::min(reset, s.valid_until));
+          }
+        }
+        if (valid) {
+          (*self)();
+        } else {
+          attempt->done(Fallback(attempt->checks, attempt->now, attempt->policy));
+        }
+        for (auto& wake : woken) wake();
+      };
+      Enqueue(worker, shard, std::move(call));
+      return;
+    }
+    // Decided locally: all admit (charge the leases) or some deny (charge nothing).
+    std::vector<LimitDecision> decisions(attempt->checks.size());
+    for (std::size_t i = 0; i < attempt->checks.size(); ++i) {
+      const LimitCheck& check = attempt->checks[i];
+      LeaseState& s = *states[i];
+      if (!denies) s.left -= check.cost;
+      LimitDecision& d = decisions[i];
+      d.allowed = verdicts[i] != LeaseVerdict::kDenies;
+      d.remaining = std::max<std::int64_t>(0, s.left + s.redis_remaining);
+      d.reset_at = check.cost > check.limit ? kNeverAdmitted
+                   : d.allowed           ? at
+                                         : std::max(at, s.denied_until);
+    }
+    attempt->done(std::move(decisions));
+  };
+  (*run)();
+}
+
+}  // namespace tollgate
