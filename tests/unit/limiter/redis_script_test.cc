@@ -33,6 +33,7 @@
 #include <gtest/gtest.h>
 
 #include "algorithm_properties.h"
+#include "redis_test_client.h"
 #include "limiter/fixed_window.h"
 #include "limiter/gcra.h"
 #include "limiter/memory_counter_store.h"
@@ -44,70 +45,16 @@ namespace {
 
 using limiter_test::AlgorithmName;
 using limiter_test::kAllAlgorithms;
+using limiter_test::Command;
+using limiter_test::RedisClient;
+using limiter_test::ReplyPtr;
+using limiter_test::Text;
 
 constexpr UnixMillis kT0 = 1'700'000'040'000;  // aligned to 1 s and to 1 min
 
 LimitCheck Check(std::string key, LimitAlgorithm algorithm, std::int64_t limit, std::int64_t window_ms,
                  std::int64_t cost = 1) {
   return {std::move(key), algorithm, limit, window_ms, cost};
-}
-
-// ---------------------------------------------------------------------------------- hiredis
-
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-using Command = std::vector<std::string>;
-
-// One synchronous connection (hiredis' blocking API).
-class RedisClient {
- public:
-  // `address` is "<ip>:<port>"; null when nothing answers there.
-  static std::unique_ptr<RedisClient> Connect(const std::string& address) {
-    const std::size_t colon = address.rfind(':');
-    if (colon == std::string::npos) return nullptr;
-    redisContext* context =
-        redisConnectWithTimeout(address.substr(0, colon).c_str(), std::atoi(address.c_str() + colon + 1), {5, 0});
-    if (context == nullptr || context->err != 0) {
-      if (context != nullptr) redisFree(context);
-      return nullptr;
-    }
-    return std::unique_ptr<RedisClient>(new RedisClient(context));
-  }
-  ~RedisClient() { redisFree(context_); }
-  RedisClient(const RedisClient&) = delete;
-  RedisClient& operator=(const RedisClient&) = delete;
-
-  // Sends every command in one write and returns their replies in order (null on a lost connection).
-  std::vector<ReplyPtr> Pipeline(const std::vector<Command>& commands) {
-    for (const Command& command : commands) {
-      std::vector<const char*> argv;
-      std::vector<std::size_t> lengths;
-      for (const std::string& arg : command) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
-    }
-    std::vector<ReplyPtr> replies;
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      void* reply = nullptr;
-      if (redisGetReply(context_, &reply) != REDIS_OK) reply = nullptr;
-      replies.emplace_back(static_cast<redisReply*>(reply));
-    }
-    return replies;
-  }
-
-  ReplyPtr Run(const Command& command) { return std::move(Pipeline({command}).front()); }
-
- private:
-  explicit RedisClient(redisContext* context) : context_(context) {}
-  redisContext* context_;
-};
-
-std::string Text(const redisReply* reply) {
-  return reply != nullptr && reply->str != nullptr ? std::string(reply->str, reply->len) : "(no text)";
 }
 
 // TIME's answer in Unix ms.
