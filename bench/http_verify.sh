@@ -3,6 +3,7 @@
 # one API and one key, and drives verifies at 1 and 32 connections for a few seconds each.
 # Usage: bench/http_verify.sh [build-dir] [seconds]
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 build=${1:-build}
 seconds=${2:-5}
 dir=$(mktemp -d)
@@ -17,12 +18,7 @@ call() { curl -sf -H "Authorization: Bearer $root" -H 'Content-Type: application
 for _ in $(seq 50); do call apis.createApi '{"name":"bench"}' >"$dir/api.json" 2>/dev/null && break; sleep 0.1; done
 api=$(sed -n 's/.*"apiId":"\([^"]*\)".*/\1/p' "$dir/api.json")
 key=$(call keys.createKey "{\"apiId\":\"$api\"}" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
-cat >"$dir/verify.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"key":"$key"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $root"
-LUA
+write_verify_lua "$dir/verify.lua" "$key" "$root"
 for conns in 1 32; do
   threads=$(( conns < 2 ? 1 : 2 ))
   echo "== keys.verifyKey over HTTP, $conns connection(s), ${seconds}s"

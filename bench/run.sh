@@ -12,3 +12,4 @@ echo "== in-process verification and usage recording (Google Benchmark, medians 
 echo "== limiter decisions (Google Benchmark)"
 "$build/bench/limiter_bench" --benchmark_min_time=0.5
 bench/http_verify.sh "$build" 5
+bench/redis_limiter.sh "$build" 5

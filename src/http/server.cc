@@ -109,6 +109,7 @@ struct Worker {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::list<SessionEntry*> sessions;
   bool draining = false;
+  std::atomic<bool> drain_started{false};  // set on the worker, read by the reaper
   std::thread thread;
 };
 
@@ -394,6 +395,7 @@ void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
     Worker* w = worker.get();
     asio::post(w->ioc, [w] {
       w->draining = true;
+      w->drain_started.store(true);
       boost::system::error_code ec;
       w->acceptor->close(ec);
       // Busy sessions finish their request and then see `draining`; idle ones are woken now.
@@ -405,9 +407,19 @@ void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
   reaper_ = std::thread([this, grace] {
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (std::chrono::steady_clock::now() < deadline) {
-      bool all_done = true;
-      for (auto& worker : workers_) all_done = all_done && worker->ioc.stopped();
-      if (all_done) return;
+      bool all_stopped = true;
+      bool all_draining = true;
+      for (auto& worker : workers_) {
+        all_stopped = all_stopped && worker->ioc.stopped();
+        all_draining = all_draining && (worker->ioc.stopped() || worker->drain_started.load());
+      }
+      if (all_stopped) return;
+      // Every session is gone and no worker accepts any more: what is left on the loops is not
+      // ours to wait for (the Redis limiter keeps a read armed on each shard connection).
+      if (all_draining && open_connections() == 0) {
+        for (auto& worker : workers_) worker->ioc.stop();
+        return;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     spdlog::warn("shutdown grace period over; closing {} connection(s) still open", open_connections());

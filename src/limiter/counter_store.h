@@ -53,9 +53,26 @@ struct CheckOptions {
   LimiterFailurePolicy on_failure = LimiterFailurePolicy::kLocal;
 };
 
+// A monthly quota counted together with a call's limits, in the same all-or-nothing step, by a
+// store that keeps it where every node sees it (the Redis limiter).
+struct QuotaCount {
+  std::string counter_key;      // routed like the limits: "{<subject>}q:<yyyymm>"
+  std::int64_t seed = 0;        // the count as this node knows it: the start if the shared one is gone
+  std::int64_t blocks_at = -1;  // deny the call, charging nothing, once the count reached this; -1 never
+  UnixMillis keep_until = 0;    // the shared counter may be forgotten after this instant
+};
+
+// What became of the quota of a counted call.
+struct QuotaAnswer {
+  bool counted = false;  // false: the store could not count it (the caller counts locally)
+  bool blocked = false;  // the count had reached blocks_at: nothing was charged
+  std::int64_t used = 0; // the count after the call
+};
+
 class CounterStore {
  public:
   using Done = std::function<void(Result<std::vector<LimitDecision>>)>;
+  using CountedDone = std::function<void(Result<std::vector<LimitDecision>>, QuotaAnswer)>;
   virtual ~CounterStore() = default;
 
   // Checks every limit and charges all of them only if all allow: all-or-nothing. `done` gets
@@ -69,6 +86,18 @@ class CounterStore {
                               Done done) = 0;
   // True when `done` always runs before CheckAndCharge returns (the in-memory store).
   virtual bool CompletesInline() const { return true; }
+
+  // True when CheckChargeAndCount counts quotas itself (shared by every node).
+  virtual bool CountsQuota() const { return false; }
+  // CheckAndCharge, and, only if every limit admits and the quota has not reached blocks_at, one
+  // more on the quota, all in one step. A store that does not count quotas leaves them to the
+  // caller (QuotaAnswer::counted false), as does one that could not reach its shared state.
+  virtual void CheckChargeAndCount(std::span<const LimitCheck> checks, const QuotaCount& /*quota*/, UnixMillis now,
+                                   const CheckOptions& options, CountedDone done) {
+    CheckAndCharge(checks, now, options, [done = std::move(done)](Result<std::vector<LimitDecision>> decided) {
+      done(std::move(decided), QuotaAnswer{});
+    });
+  }
 };
 using CounterStorePtr = std::unique_ptr<CounterStore>;
 

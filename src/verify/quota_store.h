@@ -22,7 +22,8 @@ class QuotaStore {
  public:
   virtual ~QuotaStore() = default;
   virtual Result<std::vector<QuotaRow>> LoadQuotaUsage(int period) = 0;
-  // Upserts each row's absolute count.
+  // Upserts each row's absolute count; a count never goes down (several nodes write their view
+  // of one shared counter, and the latest view is the highest).
   virtual Status SaveQuotaUsage(std::span<const QuotaRow> rows) = 0;
 };
 

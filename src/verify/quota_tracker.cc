@@ -44,9 +44,7 @@ std::int64_t QuotaTracker::Used(std::string_view subject, int period) const {
   return it->second.used;
 }
 
-std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_t n) {
-  Shard& shard = ShardFor(subject);
-  std::lock_guard lock(shard.mu);
+QuotaTracker::Entry& QuotaTracker::EntryFor(Shard& shard, std::string_view subject, int period) {
   auto it = shard.entries.find(subject);
   if (it == shard.entries.end()) it = shard.entries.emplace(std::string(subject), Entry{}).first;
   Entry& entry = it->second;
@@ -57,6 +55,22 @@ std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_
     entry.period = period;
     entry.used = 0;
   }
+  return entry;
+}
+
+void QuotaTracker::Observe(std::string_view subject, int period, std::int64_t used) {
+  Shard& shard = ShardFor(subject);
+  std::lock_guard lock(shard.mu);
+  Entry& entry = EntryFor(shard, subject, period);
+  if (used <= entry.used) return;
+  entry.used = used;
+  entry.dirty = true;
+}
+
+std::int64_t QuotaTracker::Add(std::string_view subject, int period, std::int64_t n) {
+  Shard& shard = ShardFor(subject);
+  std::lock_guard lock(shard.mu);
+  Entry& entry = EntryFor(shard, subject, period);
   entry.used += n;
   entry.dirty = true;
   return entry.used;

@@ -1,8 +1,11 @@
 #include "verify/verifier.h"
 
+#include "common/calendar.h"
 #include "keys/rate_limit_validation.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 namespace tollgate {
@@ -66,7 +69,9 @@ struct Verifier::Prepared {
   Plan plan;
   std::string subject;
   int period = 0;
-  bool quota_blocks = false;
+  bool quota_blocks = false;     // by this node's view of the count
+  std::int64_t quota_allowed = -1;  // the count at which a block tier stops admitting; -1 never
+  bool quota_counted = false;    // counted by the limiter (shared by the nodes), not locally
   UnixMillis now = 0;
   CheckOptions options;
 };
@@ -93,6 +98,7 @@ Result<std::shared_ptr<Verifier::Prepared>> Verifier::Prepare(const CachedKeyPtr
     const std::int64_t grace = result.tier->grace_percent;
     const std::int64_t allowed = included + included / 100 * grace + included % 100 * grace / 100;
     const std::int64_t used = quota_.Used(p.subject, p.period);
+    if (result.tier->overage_policy == OveragePolicy::kBlock) p.quota_allowed = allowed;
     if (used >= allowed) {
       switch (result.tier->overage_policy) {
         case OveragePolicy::kBlock: p.quota_blocks = true; break;
@@ -196,8 +202,10 @@ void ApplyPeeks(const std::vector<LimitDecision>& decisions, std::vector<Applied
 
 void Verifier::Finish(Prepared& p) {
   VerifyResult& result = p.result;
-  if (result.outcome.valid() && result.quota) {
-    const std::int64_t used = quota_.Add(p.subject, p.period, 1);
+  // Counted here only when admitted; when the limiter counted it, the view it returned stands
+  // whatever the outcome.
+  if (result.quota && (p.quota_counted || result.outcome.valid())) {
+    const std::int64_t used = p.quota_counted ? quota_.Used(p.subject, p.period) : quota_.Add(p.subject, p.period, 1);
     QuotaView& q = *result.quota;
     q.used = used;
     q.remaining = std::max<std::int64_t>(0, q.included - used);
@@ -207,6 +215,11 @@ void Verifier::Finish(Prepared& p) {
 }
 
 Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& request) {
+  if (!limiter_.CompletesInline()) {
+    // The limiter would complete into this frame after it returned: stop before it can.
+    std::fputs("tollgate: Verifier::Verify needs a CounterStore that completes inline; use VerifyAsync\n", stderr);
+    std::abort();
+  }
   if (!entry) {
     VerifyResult result;
     result.outcome = keys_.Verify(nullptr, {});
@@ -247,8 +260,14 @@ Result<VerifyResult> Verifier::Verify(CachedKeyPtr entry, const VerifyRequest& r
 }
 
 void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Done done) {
-  if (!entry || limiter_.CompletesInline()) {
+  if (limiter_.CompletesInline()) {
     done(Verify(std::move(entry), request));
+    return;
+  }
+  if (!entry) {
+    VerifyResult result;
+    result.outcome = keys_.Verify(nullptr, {});
+    done(std::move(result));
     return;
   }
   auto prepared = Prepare(entry, request);
@@ -257,9 +276,12 @@ void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Don
     return;
   }
   std::shared_ptr<Prepared> p = std::move(*prepared);
+  // A tier quota is counted where every node sees it when the limiter can: in the same atomic
+  // call as the limits, which also applies a block tier's limit there.
+  const bool shared_quota = p->result.quota && limiter_.CountsQuota();
 
   // The key's own checks and the quota, with the credits checked but not yet spent.
-  const bool quota_blocks = p->quota_blocks;
+  const bool quota_blocks = p->quota_blocks && !shared_quota;
   const std::function<VerifyCode()> admit = [quota_blocks] {
     return quota_blocks ? VerifyCode::kUsageExceeded : VerifyCode::kValid;
   };
@@ -270,6 +292,10 @@ void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Don
   params.spend = false;
   p->result.outcome = keys_.Verify(entry, params);
 
+  if (p->result.outcome.valid() && shared_quota) {
+    VerifyCounted(std::move(entry), request.credit_cost, std::move(p), std::move(done));
+    return;
+  }
   if (p->plan.checks.empty()) {
     if (p->result.outcome.valid()) {
       const KeyService::Spent spent = keys_.SpendCredits(*entry, request.credit_cost);
@@ -297,6 +323,44 @@ void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Don
         if (!decisions || !Apply(*decisions, p->plan.applied, p->now)) {
           outcome.code = VerifyCode::kRateLimited;
         } else {
+          const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);
+          if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
+          outcome.credits_remaining = spent.remaining;
+        }
+        Finish(*p);
+        done(std::move(p->result));
+      });
+}
+
+void Verifier::VerifyCounted(CachedKeyPtr entry, std::int64_t cost, std::shared_ptr<Prepared> p, Done done) {
+  QuotaCount quota;
+  quota.counter_key = "{" + p->subject + "}q:" + std::to_string(p->period);
+  quota.seed = quota_.Used(p->subject, p->period);
+  quota.blocks_at = p->quota_allowed;
+  quota.keep_until = QuotaPeriodEnd(p->period) + kMillisPerDay;
+  limiter_.CheckChargeAndCount(
+      p->plan.checks, quota, p->now, p->options,
+      [this, p, entry = std::move(entry), cost, done = std::move(done)](Result<std::vector<LimitDecision>> decisions,
+                                                                         QuotaAnswer answer) {
+        VerifyOutcome& outcome = p->result.outcome;
+        bool admitted = false;
+        if (!decisions) {
+          outcome.code = VerifyCode::kRateLimited;
+        } else if (answer.counted && answer.blocked) {
+          outcome.code = VerifyCode::kUsageExceeded;
+          ApplyPeeks(*decisions, p->plan.applied, p->now);
+        } else if (!answer.counted && p->quota_blocks) {
+          outcome.code = VerifyCode::kUsageExceeded;  // Redis unreachable: this node's view decides
+        } else if (!Apply(*decisions, p->plan.applied, p->now)) {
+          outcome.code = VerifyCode::kRateLimited;
+        } else {
+          admitted = true;
+        }
+        if (answer.counted) {
+          quota_.Observe(p->subject, p->period, answer.used);
+          p->quota_counted = true;
+        }
+        if (admitted) {
           const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);
           if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
           outcome.credits_remaining = spent.remaining;

@@ -102,6 +102,8 @@ class Verifier {
   Result<std::shared_ptr<Prepared>> Prepare(const CachedKeyPtr& entry, const VerifyRequest& request);
   // Counts an admitted verification against the quota and hands the limits to the result.
   void Finish(Prepared& prepared);
+  // The rest of VerifyAsync when the limiter counts the tier's quota with the limits.
+  void VerifyCounted(CachedKeyPtr entry, std::int64_t cost, std::shared_ptr<Prepared> prepared, Done done);
 
   KeyService& keys_;
   TierService& tiers_;

@@ -25,7 +25,18 @@ inline constexpr int ScriptAlgorithmCode(LimitAlgorithm algorithm) {
   return 0;
 }
 
+// How long past its IdleAt the store keeps a counter's state in Redis (the script's late_ms):
+// calls reach Redis later than their `now` says and out of order, and one that belongs to a
+// window must still find that window's state (limiter.lua, save()).
+inline constexpr std::int64_t kScriptLateMs = 10'000;
+
 // The reset_at the script answers for kNeverAdmitted (Lua numbers cannot hold INT64_MAX).
 inline constexpr std::int64_t kScriptNeverAdmitted = -1;
+
+// The codes of an op "Q" reply: admitted (limits charged, quota counted), blocked by the quota
+// (nothing charged), denied by a limit (nothing charged).
+inline constexpr std::int64_t kScriptQuotaAdmitted = 0;
+inline constexpr std::int64_t kScriptQuotaBlocked = 2;
+inline constexpr std::int64_t kScriptQuotaRateLimited = 3;
 
 }  // namespace tollgate

@@ -121,19 +121,28 @@ void RedisConnection::Connect() {
   redisAsyncSetDisconnectCallback(c, &RedisConnection::DisconnectCallback);
   Watcher::AddRead(c->ev.data);
   Watcher::AddWrite(c->ev.data);
-  if (!script_.empty()) {
-    // Queued before anything else, so it runs first on this connection.
-    const char* argv[] = {"SCRIPT", "LOAD", script_.data()};
-    const std::size_t lengths[] = {6, 4, script_.size()};
-    redisAsyncCommandArgv(c, nullptr, nullptr, 3, argv, lengths);
-  }
+  LoadScript();  // queued before anything else, so it runs first on this connection
+}
+
+void RedisConnection::LoadScript() {
+  if (script_.empty() || context_ == nullptr) return;
+  const std::string_view argv[] = {"SCRIPT", "LOAD", script_};
+  Send({std::begin(argv), std::end(argv)}, [address = address_](const redisReply* reply) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+      spdlog::error("redis {}: cannot load the limiter script: {}", address, std::string_view(reply->str, reply->len));
+    }
+  });
+}
+
+void RedisConnection::Poll() {
+  if (context_ != nullptr && connected_) redisAsyncHandleRead(context_);
 }
 
 void RedisConnection::ScheduleReconnect() {
   if (closing_) return;
   reconnect_timer_.expires_after(reconnect_delay_);
-  reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !context_) Connect();
+  reconnect_timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+    if (!ec && !alive.expired() && !context_) Connect();
   });
 }
 

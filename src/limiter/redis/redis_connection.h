@@ -45,6 +45,10 @@ class RedisConnection {
   // Drops the connection (a server that stopped answering), failing what is in flight, and
   // reconnects after the delay.
   void Reset();
+  // Queues SCRIPT LOAD of the script (again: the server lost it); a failure is logged.
+  void LoadScript();
+  // Reads whatever replies already wait in the socket, now, without waiting for the loop.
+  void Poll();
   const std::string& address() const { return address_; }
 
  private:
@@ -69,6 +73,9 @@ class RedisConnection {
   bool closing_ = false;
   boost::asio::steady_timer reconnect_timer_;
   bool logged_down_ = false;  // one log line per outage
+  // Held by this object; the reconnect timer's handler holds a weak_ptr and does nothing once
+  // the connection is gone (destroyed while its loop still ran).
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace tollgate

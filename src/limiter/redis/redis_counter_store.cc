@@ -53,10 +53,25 @@ UnixMillis LeaseEnd(const LimitCheck& check, UnixMillis now) {
 
 }  // namespace
 
+// Runs a call's continuation. It ends in an HTTP handler's answer and must not throw; if it does,
+// the exception must not unwind through hiredis or the event loop (that would end the process):
+// it is logged, and the request it belonged to gets the server's own 503 at its deadline.
+template <typename Continuation>
+void Guarded(Continuation&& continuation) {
+  try {
+    continuation();
+  } catch (const std::exception& e) {
+    spdlog::error("redis limiter: a continuation failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("redis limiter: a continuation failed with a non-standard exception");
+  }
+}
+
 // One request of a batch: op 'A' (admit all-or-nothing) or 'L' (lease a chunk of each counter).
 struct RedisCounterStore::Call {
   char op = 'A';
   std::vector<LimitCheck> checks;  // for 'L', cost holds the chunk asked for
+  QuotaCount quota;                // for 'Q'
   UnixMillis now = 0;
   // The request's entry of the reply, or nullptr when the shard did not answer.
   std::function<void(const redisReply* entry)> on_reply;
@@ -88,13 +103,18 @@ struct LeaseState {
   UnixMillis denied_until = 0;    // Redis had nothing to lease: deny locally until then
   std::int64_t redis_remaining = 0;
   bool refilling = false;         // one lease request per counter and worker at a time
-  std::vector<std::function<void()>> waiters;  // calls that wait for that request
+  // Calls that wait for that request; woken with true when it failed (they answer by policy).
+  std::vector<std::function<void(bool failed)>> waiters;
 };
 
 struct RedisCounterStore::Worker {
   asio::io_context* loop = nullptr;
   std::vector<Shard> shards;
   std::unordered_map<std::string, LeaseState> leases;
+  std::size_t sweep_leases_at = 1024;  // leases held when expired ones are next dropped
+  // Held by the worker; handlers posted to its loop hold a weak_ptr and do nothing once it is
+  // gone (the store closed while the loop still ran).
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
 };
 
 RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
@@ -109,6 +129,7 @@ RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
 RedisCounterStore::~RedisCounterStore() { Close(); }
 
 void RedisCounterStore::Close() {
+  closed_.store(true, std::memory_order_release);
   std::vector<std::unique_ptr<Worker>> workers;
   {
     std::lock_guard lock(workers_mu_);
@@ -125,6 +146,7 @@ std::int64_t RedisCounterStore::LeaseChunk(std::int64_t limit) const {
 }
 
 RedisCounterStore::Worker* RedisCounterStore::ThisWorker() {
+  if (closed_.load(std::memory_order_acquire)) return nullptr;
   thread_local std::vector<std::pair<std::uint64_t, Worker*>> mine;
   for (const auto& [id, worker] : mine) {
     if (id == id_) return worker;
@@ -156,7 +178,8 @@ void RedisCounterStore::CheckAndCharge(std::span<const LimitCheck> checks, UnixM
   }
   Worker* worker = ThisWorker();
   if (worker == nullptr) {
-    // Not on an event loop (a caller outside the HTTP workers): Redis cannot be asked from here.
+    // Not on an event loop (a caller outside the HTTP workers), or after Close(): Redis cannot
+    // be asked from here.
     done(Fallback(checks, now, options.on_failure));
     return;
   }
@@ -171,11 +194,16 @@ std::vector<LimitDecision> RedisCounterStore::Fallback(std::span<const LimitChec
                                                        LimiterFailurePolicy policy) {
   std::vector<LimitDecision> decisions(checks.size());
   switch (policy) {
-    case LimiterFailurePolicy::kFailOpen:
+    case LimiterFailurePolicy::kFailOpen: {
+      // Admits whatever a limit could admit; a cost above a limit is denied, and then (all or
+      // nothing) the whole call.
       for (std::size_t i = 0; i < checks.size(); ++i) {
-        decisions[i] = {true, std::max<std::int64_t>(0, checks[i].limit - checks[i].cost), now};
+        const bool impossible = checks[i].cost > checks[i].limit;
+        decisions[i] = {!impossible, std::max<std::int64_t>(0, checks[i].limit - checks[i].cost),
+                        impossible ? kNeverAdmitted : now};
       }
       return decisions;
+    }
     case LimiterFailurePolicy::kFailClosed:
       for (std::size_t i = 0; i < checks.size(); ++i) {
         decisions[i] = {false, 0, now + options_.breaker_open.count()};
@@ -200,7 +228,7 @@ void RedisCounterStore::Enqueue(Worker& worker, std::size_t index, std::shared_p
   if (shard.failures >= options_.breaker_failures) {
     const bool open = std::chrono::steady_clock::now() < shard.open_until;
     if (open || shard.probing) {
-      call->on_reply(nullptr);  // fail fast while the breaker is open or a probe is out
+      Guarded([&] { call->on_reply(nullptr); });  // fail fast while the breaker is open or a probe is out
       return;
     }
   }
@@ -208,7 +236,9 @@ void RedisCounterStore::Enqueue(Worker& worker, std::size_t index, std::shared_p
   if (shard.flush_posted) return;
   shard.flush_posted = true;
   // Runs after the handlers already queued on this loop, so their calls join this batch.
-  asio::post(*worker.loop, [this, &worker, index] { Flush(worker, index); });
+  asio::post(*worker.loop, [this, &worker, index, alive = std::weak_ptr<int>(worker.alive)] {
+    if (!alive.expired()) Flush(worker, index);
+  });
 }
 
 void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
@@ -223,16 +253,23 @@ void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
   std::vector<std::string> numbers;  // stable storage for the argv views below
   std::vector<std::string> keys;
   UnixMillis now = 0;
-  std::size_t args = 2;
+  std::size_t args = 3;
   for (const auto& call : batch->calls) {
     now = std::max(now, call->now);
-    args += 2 + 4 * call->checks.size();
+    args += 5 + 4 * call->checks.size();
   }
   numbers.reserve(args + 1);
   numbers.push_back(std::to_string(now));
+  numbers.push_back(std::to_string(kScriptLateMs));
   numbers.push_back(std::to_string(batch->calls.size()));
   for (const auto& call : batch->calls) {
     numbers.emplace_back(1, call->op);
+    if (call->op == 'Q') {
+      keys.push_back(options_.key_prefix + call->quota.counter_key);
+      numbers.push_back(std::to_string(call->quota.seed));
+      numbers.push_back(std::to_string(call->quota.blocks_at));
+      numbers.push_back(std::to_string(call->quota.keep_until));
+    }
     numbers.push_back(std::to_string(call->checks.size()));
     for (const LimitCheck& check : call->checks) {
       // The algorithm is part of the key: a counter under another algorithm is another counter,
@@ -248,9 +285,11 @@ void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
   const std::string key_count = std::to_string(keys.size());
   std::vector<std::string_view> argv;
   argv.reserve(3 + keys.size() + numbers.size());
-  argv.insert(argv.end(), {"EVALSHA", sha, key_count});
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), numbers.begin(), numbers.end());
+  argv.emplace_back("EVALSHA");
+  argv.emplace_back(sha);
+  argv.emplace_back(key_count);
+  for (const std::string& key : keys) argv.emplace_back(key);
+  for (const std::string& number : numbers) argv.emplace_back(number);
 
   const bool sent = shard.connection->Send(argv, [this, &worker, index, batch](const redisReply* reply) {
     Answer(worker, index, *batch, reply);
@@ -261,7 +300,11 @@ void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
   }
   batch->timer.expires_after(options_.timeout);
   batch->timer.async_wait([this, &worker, index, batch](const boost::system::error_code& ec) {
-    if (!ec) Fail(worker, index, *batch);
+    if (ec || batch->settled) return;
+    // A loop that stalled (a busy machine) may find the timer due while the reply already waits
+    // in the socket: read it before calling the shard late.
+    worker.shards[index].connection->Poll();
+    if (!batch->settled) Fail(worker, index, *batch);
   });
 }
 
@@ -271,8 +314,9 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
     if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
       const std::string_view error(reply->str, reply->len);
       spdlog::error("redis {}: limiter script failed: {}", worker.shards[index].connection->address(), error);
-      // The script was flushed (SCRIPT FLUSH, a failover): a new connection loads it again.
-      if (error.starts_with("NOSCRIPT")) worker.shards[index].connection->Reset();
+      // The script was flushed (SCRIPT FLUSH, a failover): load it again; the batches after this
+      // one on the connection find it.
+      if (error.starts_with("NOSCRIPT")) worker.shards[index].connection->LoadScript();
     }
     Fail(worker, index, batch);
     return;
@@ -282,7 +326,7 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
   Shard& shard = worker.shards[index];
   shard.failures = 0;
   shard.probing = false;
-  for (std::size_t i = 0; i < batch.calls.size(); ++i) batch.calls[i]->on_reply(reply->element[i]);
+  for (std::size_t i = 0; i < batch.calls.size(); ++i) Guarded([&] { batch.calls[i]->on_reply(reply->element[i]); });
 }
 
 void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch) {
@@ -298,19 +342,24 @@ void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch) {
     // A server that stopped answering holds the pipeline: drop it instead of waiting on it.
     if (shard.connection) shard.connection->Reset();
   }
-  for (const auto& call : batch.calls) call->on_reply(nullptr);
+  for (const auto& call : batch.calls) Guarded([&] { call->on_reply(nullptr); });
 }
 
 // ---- exact mode ----
 
 namespace {
 
-// An 'A' entry: {admitted, allowed_1, remaining_1, reset_at_1, ...}; nullopt when malformed.
-std::optional<std::vector<LimitDecision>> DecodeAdmit(const redisReply* entry, std::size_t checks) {
-  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements != 1 + 3 * checks) return std::nullopt;
+// The decisions of an 'A' entry {admitted, allowed_1, remaining_1, reset_at_1, ...} (head 1) or a
+// 'Q' entry {code, used, allowed_1, ...} (head 2); nullopt when malformed.
+std::optional<std::vector<LimitDecision>> DecodeAdmit(const redisReply* entry, std::size_t checks,
+                                                      std::size_t head = 1) {
+  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements != head + 3 * checks) return std::nullopt;
+  for (std::size_t i = 0; i < head; ++i) {
+    if (!IsInteger(entry->element[i])) return std::nullopt;
+  }
   std::vector<LimitDecision> decisions(checks);
   for (std::size_t i = 0; i < checks; ++i) {
-    const redisReply* const* e = entry->element + 1 + 3 * i;
+    const redisReply* const* e = entry->element + head + 3 * i;
     if (!IsInteger(e[0]) || !IsInteger(e[1]) || !IsInteger(e[2])) return std::nullopt;
     decisions[i].allowed = e[0]->integer != 0;
     decisions[i].remaining = e[1]->integer;
@@ -365,6 +414,38 @@ void RedisCounterStore::Exact(Worker& worker, std::span<const LimitCheck> checks
   }
 }
 
+void RedisCounterStore::CheckChargeAndCount(std::span<const LimitCheck> checks, const QuotaCount& quota,
+                                            UnixMillis now, const CheckOptions& options, CountedDone done) {
+  if (auto valid = ValidateLimitChecks(checks, now); !valid) {
+    done(tollgate::Fail(std::move(valid.error())), QuotaAnswer{});
+    return;
+  }
+  Worker* worker = ThisWorker();
+  const std::size_t shard = ring_.Find(RoutingTag(quota.counter_key));
+  const bool one_shard = std::all_of(checks.begin(), checks.end(), [&](const LimitCheck& check) {
+    return ring_.Find(RoutingTag(check.counter_key)) == shard;
+  });
+  if (worker == nullptr || !CountsQuota() || !one_shard) {
+    // Counted by the caller: no loop to reach Redis from, lease mode, or limits elsewhere.
+    CounterStore::CheckChargeAndCount(checks, quota, now, options, std::move(done));
+    return;
+  }
+  auto call = std::make_shared<Call>();
+  call->op = 'Q';
+  call->now = now;
+  call->quota = quota;
+  call->checks.assign(checks.begin(), checks.end());
+  call->on_reply = [this, raw = call.get(), policy = options.on_failure, done = std::move(done)](const redisReply* entry) {
+    if (auto decided = DecodeAdmit(entry, raw->checks.size(), 2)) {
+      const long long code = entry->element[0]->integer;
+      done(std::move(*decided), QuotaAnswer{true, code == kScriptQuotaBlocked, entry->element[1]->integer});
+      return;
+    }
+    done(Fallback(raw->checks, raw->now, policy), QuotaAnswer{});
+  };
+  Enqueue(*worker, shard, std::move(call));
+}
+
 // ---- lease mode ----
 
 namespace {
@@ -372,6 +453,17 @@ namespace {
 enum class LeaseVerdict { kAdmits, kDenies, kWaits, kNeedsLease };
 
 }  // namespace
+
+void RedisCounterStore::SweepLeases(Worker& worker, UnixMillis now) {
+  // Whenever the map has doubled since the last sweep: amortised O(1) per call, and a stream of
+  // one-off identifiers cannot grow it without bound.
+  if (worker.leases.size() < worker.sweep_leases_at) return;
+  std::erase_if(worker.leases, [now](const auto& entry) {
+    const LeaseState& s = entry.second;
+    return s.valid_until <= now && s.denied_until <= now && !s.refilling && s.waiters.empty();
+  });
+  worker.sweep_leases_at = std::max<std::size_t>(1024, 2 * worker.leases.size());
+}
 
 void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given, UnixMillis now,
                               const CheckOptions& options, Done done) {
@@ -383,6 +475,7 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
     Done done;
   };
   auto attempt = std::make_shared<Attempt>(Attempt{{given.begin(), given.end()}, now, options.on_failure, std::move(done)});
+  SweepLeases(worker, now);
 
   // Decides from the leases when it can; otherwise asks Redis for what is missing and retries.
   auto run = std::make_shared<std::function<void()>>();
@@ -420,7 +513,15 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
       if (waits && !needs) {
         for (std::size_t i = 0; i < verdicts.size(); ++i) {
           if (verdicts[i] == LeaseVerdict::kWaits) {
-            states[i]->waiters.push_back([self] { (*self)(); });
+            // A failed lease request answers its waiters by policy at once: asking the same
+            // shard again would make them wait another timeout each.
+            states[i]->waiters.push_back([this, self, attempt](bool failed) {
+              if (failed) {
+                attempt->done(Fallback(attempt->checks, attempt->now, attempt->policy));
+              } else {
+                (*self)();
+              }
+            });
             return;
           }
         }
@@ -445,8 +546,9 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
         states[i]->refilling = true;
       }
       call->on_reply = [this, &worker, attempt, self, keys](const redisReply* entry) {
-        const bool valid = entry != nullptr && entry->type == REDIS_REPLY_ARRAY && entry->elements == 3 * keys.size();
-        std::vector<std::function<void()>> woken;
+        bool valid = entry != nullptr && entry->type == REDIS_REPLY_ARRAY && entry->elements == 3 * keys.size();
+        for (std::size_t i = 0; valid && i < entry->elements; ++i) valid = IsInteger(entry->element[i]);
+        std::vector<std::function<void(bool)>> woken;
         for (std::size_t k = 0; k < keys.size(); ++k) {
           LeaseState& s = worker.leases[keys[k]];
           s.refilling = false;
@@ -454,7 +556,6 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
           s.waiters.clear();
           if (!valid) continue;
           const redisReply* const* e = entry->element + 3 * k;
-          if (!IsInteger(e[0]) || !IsInteger(e[1]) || !IsInteger(e[2])) continue;
           const auto check = std::find_if(attempt->checks.begin(), attempt->checks.end(),
                                           [&](const LimitCheck& c) { return c.counter_key == keys[k]; });
           s.valid_until = LeaseEnd(*check, attempt->now);
@@ -471,7 +572,7 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
         } else {
           attempt->done(Fallback(attempt->checks, attempt->now, attempt->policy));
         }
-        for (auto& wake : woken) wake();
+        for (auto& wake : woken) Guarded([&] { wake(!valid); });
       };
       Enqueue(worker, shard, std::move(call));
       return;

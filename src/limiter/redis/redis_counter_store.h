@@ -30,6 +30,7 @@
 // algorithm would (holders = nodes × workers; 0 for fixed windows) and up to the same fewer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -74,6 +75,11 @@ class RedisCounterStore final : public CounterStore {
   void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
                       Done done) override;
   bool CompletesInline() const override { return false; }
+  // In exact mode the quota is counted in the script call of the limits (op "Q"); in lease mode
+  // a call per verification would undo the leases, so the caller counts locally.
+  bool CountsQuota() const override { return options_.mode == LimiterMode::kExact; }
+  void CheckChargeAndCount(std::span<const LimitCheck> checks, const QuotaCount& quota, UnixMillis now,
+                           const CheckOptions& options, CountedDone done) override;
 
   // Drops every thread's connections, answering what is in flight by its failure policy. Call
   // after the worker loops stopped and before they are destroyed (connections live on them).
@@ -101,6 +107,8 @@ class RedisCounterStore final : public CounterStore {
                                       LimiterFailurePolicy policy);
   void Exact(Worker& worker, std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
              Done done);
+  // Drops this worker's expired leases once their number has doubled since the last sweep.
+  static void SweepLeases(Worker& worker, UnixMillis now);
   void Lease(Worker& worker, std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
              Done done);
 
@@ -108,6 +116,7 @@ class RedisCounterStore final : public CounterStore {
   ShardRing ring_;
   MemoryCounterStore local_;
   const std::uint64_t id_;  // tells this store's per-thread workers from another's
+  std::atomic<bool> closed_{false};  // after Close(), calls are answered by their policy
   std::mutex workers_mu_;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per event loop that has called
 };

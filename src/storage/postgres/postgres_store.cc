@@ -124,7 +124,7 @@ constexpr std::string_view kSelectQuotaUsage = "SELECT subject, used FROM quota_
 constexpr std::string_view kUpsertQuotaUsage =
     "INSERT INTO quota_usage (subject, period, used) "
     "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[]) "
-    "ON CONFLICT (period, subject) DO UPDATE SET used = excluded.used";
+    "ON CONFLICT (period, subject) DO UPDATE SET used = GREATEST(quota_usage.used, excluded.used)";
 
 // ---- Identities ----
 
@@ -483,11 +483,13 @@ Result<std::vector<QuotaRow>> PostgresStore::LoadQuotaUsage(int period) {
 
 Status PostgresStore::SaveQuotaUsage(std::span<const QuotaRow> rows) {
   if (rows.empty()) return {};
-  // One row per counter, the last one winning as it would row by row (an upsert may not touch a
-  // row twice); sorted, so that two nodes saving overlapping batches lock rows in the same order
-  // and never deadlock.
+  // One row per counter, the highest count (an upsert may not touch a row twice); sorted, so that
+  // two nodes saving overlapping batches lock rows in the same order and never deadlock.
   std::map<std::pair<int, std::string_view>, std::int64_t> counters;
-  for (const QuotaRow& row : rows) counters[{row.period, row.subject}] = row.used;
+  for (const QuotaRow& row : rows) {
+    std::int64_t& count = counters[{row.period, row.subject}];
+    count = std::max(count, row.used);
+  }
   std::vector<std::string> subjects;
   std::vector<std::int64_t> periods;
   std::vector<std::int64_t> used;

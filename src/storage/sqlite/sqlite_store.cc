@@ -703,7 +703,7 @@ Status SqliteStore::UpdateCredits(const std::string& key_id, const std::optional
 constexpr std::string_view kSelectQuotaUsage = "SELECT subject, used FROM quota_usage WHERE period = ?1";
 constexpr std::string_view kUpsertQuotaUsage =
     "INSERT INTO quota_usage (subject, period, used) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT (period, subject) DO UPDATE SET used = excluded.used";
+    "ON CONFLICT (period, subject) DO UPDATE SET used = max(used, excluded.used)";
 
 Result<std::vector<QuotaRow>> SqliteStore::LoadQuotaUsage(int period) {
   std::lock_guard lock(mutex_);

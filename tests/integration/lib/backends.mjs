@@ -1,11 +1,12 @@
-// The real servers tollgate runs on in production, started for one test file: PostgreSQL 15 and
-// RabbitMQ, each on a free loopback port in a folder of its own under the artifacts root, through
-// tests/scripts/postgres.sh and rabbitmq.sh (PostgreSQL runs as the postgres user when the tests
-// run as root). Each returns handles to stop, start and restart it, and stop() is also registered
-// for process exit so that a failed test leaves no server behind.
+// The real servers tollgate runs on in production, started for one test file: PostgreSQL 15,
+// RabbitMQ and Redis shards, each on a free loopback port in a folder of its own under the
+// artifacts root, through tests/scripts/postgres.sh, rabbitmq.sh and redis.sh (PostgreSQL runs as
+// the postgres user when the tests run as root). Each returns handles to stop, start and restart
+// it, and its teardown is also registered for process exit so that a failed test leaves no server
+// behind.
 
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,67 @@ export async function startRabbitmq() {
     async wipe() {
       cleanups.delete(cleanup);
       await run(script, ['wipe', dir]);
+    },
+  };
+}
+
+/** `count` distinct free ports. */
+async function freePorts(count) {
+  const ports = new Set();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+/**
+ * Starts `shards` independent redis-server processes (no persistence). Returns { ports, url (the
+ * redis://host:port,… string for --limiter), kill(i), start(i), pause(i), resume(i), scan(i,
+ * pattern) → [key names], stop() }. kill(i) SIGKILLs shard i (a crash); start(i) starts it again,
+ * empty, on the same port; pause(i) / resume(i) SIGSTOP / SIGCONT it: a shard that keeps its
+ * connections open but answers nothing, then answers again.
+ */
+export async function startRedis({ shards = 3 } = {}) {
+  const dir = folder('redis');
+  const ports = await freePorts(shards);
+  const script = path.join(kScripts, 'redis.sh');
+  await run(script, ['start', dir, ...ports.map(String)]);
+  const paused = new Set();
+  const signal = (i, name) => process.kill(Number(readFileSync(path.join(dir, String(ports[i]), 'redis.pid'), 'utf8')), name);
+  // A stopped shard would take SIGTERM only once continued: continue them first.
+  const resumeAll = () => {
+    for (const i of paused) signal(i, 'SIGCONT');
+    paused.clear();
+  };
+  const cleanup = () => {
+    try {
+      resumeAll();
+      execFileSync(script, ['stop', dir]);
+    } catch { /* already stopped */ }
+  };
+  cleanups.add(cleanup);
+  return {
+    ports,
+    url: `redis://${ports.map((port) => `127.0.0.1:${port}`).join(',')}`,
+    kill: (i) => run(script, ['kill', dir, String(ports[i])]),
+    start: (i) => run(script, ['start', dir, String(ports[i])]),
+    pause(i) {
+      signal(i, 'SIGSTOP');
+      paused.add(i);
+    },
+    resume(i) {
+      signal(i, 'SIGCONT');
+      paused.delete(i);
+    },
+    async scan(i, pattern) {
+      const { stdout } = await run('redis-cli', ['-p', String(ports[i]), '--scan', '--pattern', pattern]);
+      return stdout.split('\n').filter(Boolean);
+    },
+    async stop() {
+      cleanups.delete(cleanup);
+      resumeAll();
+      // One at a time, a redis-server takes ~1.5 s to exit here: stop them side by side, then
+      // remove the folder.
+      await Promise.allSettled(ports.map((port) => run(script, ['stop', dir, String(port)])));
+      await run(script, ['stop', dir]);
     },
   };
 }

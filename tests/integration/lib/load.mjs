@@ -8,31 +8,36 @@
 // together aim at that rate (each paces itself, and never catches up a backlog in a burst): a
 // paced load leaves CPU to the server, so its latencies mean something on a small machine.
 //
-// Used by usage_durability.test.mjs; one Node process manages a few thousand requests a second.
+// Used by usage_durability, postgres_outage and the redis_* tests; one Node process manages a few
+// thousand requests a second.
 
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { rawRequest } from './server.mjs';
 
-// data.code of a verifyKey answer, or 'unreadable body'.
-function codeOf(text) {
+// data of a verifyKey answer (undefined when it has none), or null when the body is not JSON.
+function dataOf(text) {
   try {
-    return JSON.parse(text)?.data?.code;
+    return JSON.parse(text)?.data;
   } catch {
-    return 'unreadable body';
+    return null;
   }
 }
 
 /**
  * Starts the loops at once. Returns { samples, stop(), done }:
- *   samples: [{ sentAt, receivedAt, valid, status?, code?, error? }] in the order answers came;
- *     valid is true only for a complete HTTP 200 whose data.code is VALID. error is set when no
+ *   samples: [{ sentAt, receivedAt, keyIndex, valid, status?, code?, ratelimits?, error? }] in the
+ *     order answers came; keyIndex is the request's key in `keys`; valid is true only for a
+ *     complete HTTP 200 whose data.code is VALID; ratelimits is the answer's data.ratelimits, kept
+ *     only with keepRatelimits (for tests that count admissions per window). error is set when no
  *     complete answer came (a connection error; that loop ended there).
  *   stop(): the loops finish the request they are waiting for and end.
  *   done: resolves when every loop has ended (after stop(), the deadline or their errors).
  */
-export function startVerifyLoad({ url, rootKey, keys, concurrency = 24, durationMs = 10_000, ratePerSecond = 0 }) {
+export function startVerifyLoad({
+  url, rootKey, keys, concurrency = 24, durationMs = 10_000, ratePerSecond = 0, keepRatelimits = false,
+}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = `${url}/v2/keys.verifyKey`;
   const bodies = keys.map((key) => JSON.stringify({ key }));
@@ -55,8 +60,9 @@ export function startVerifyLoad({ url, rootKey, keys, concurrency = 24, duration
         next = Math.max(next + gapMs, performance.now());
         if (stopped) break;
       }
-      const body = bodies[i % bodies.length];
-      const sample = { sentAt: performance.now(), receivedAt: 0, valid: false };
+      const keyIndex = i % bodies.length;
+      const body = bodies[keyIndex];
+      const sample = { sentAt: performance.now(), receivedAt: 0, keyIndex, valid: false };
       let res;
       try {
         res = await rawRequest(target, { headers: headers(body), body, agent });
@@ -68,7 +74,11 @@ export function startVerifyLoad({ url, rootKey, keys, concurrency = 24, duration
       }
       sample.receivedAt = performance.now();
       sample.status = res.status;
-      sample.code = res.status === 200 ? codeOf(res.text) : undefined;
+      if (res.status === 200) {
+        const data = dataOf(res.text);
+        sample.code = data === null ? 'unreadable body' : data?.code;
+        if (keepRatelimits) sample.ratelimits = data?.ratelimits;
+      }
       sample.valid = sample.code === 'VALID';
       samples.push(sample);
     }

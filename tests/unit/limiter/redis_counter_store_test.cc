@@ -194,5 +194,55 @@ TEST_F(RedisCounterStoreTest, LeaseModeDeniesOnceRedisHasNothingLeft) {
   EXPECT_EQ(admitted, 4);
 }
 
+TEST_F(RedisCounterStoreTest, TwoNodesCountOneQuotaAndItBlocksThemBoth) {
+  // Two stores stand for two nodes: the count they share lives in Redis.
+  RedisCounterStore a(Options());
+  RedisCounterStore b(Options());
+  ASSERT_TRUE(a.CountsQuota());
+  QuotaCount quota{"{i:acme}q:202611", /*seed=*/0, /*blocks_at=*/5,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count() + 86'400'000};
+  int counted = 0, blocked = 0;
+  std::int64_t last_used = 0;
+  for (int i = 0; i < 8; ++i) {
+    RedisCounterStore& node = i % 2 == 0 ? a : b;
+    bool answered = false;
+    const std::vector<LimitCheck> checks = {Fixed("{i:acme}k:key_1:requests", 100)};
+    node.CheckChargeAndCount(checks, quota, kNow, {}, [&](const Result<std::vector<LimitDecision>>& decided, QuotaAnswer answer) {
+      answered = true;
+      ASSERT_TRUE(decided);
+      EXPECT_TRUE(answer.counted);
+      if (answer.blocked) {
+        ++blocked;
+      } else {
+        ++counted;
+      }
+      last_used = answer.used;
+    });
+    RunUntil([&] { return answered; });
+  }
+  EXPECT_EQ(counted, 5);
+  EXPECT_EQ(blocked, 3);
+  EXPECT_EQ(last_used, 5);
+  // The blocked calls charged nothing: the limit saw 5 of 100.
+  auto seen = Call(a, {Fixed("{i:acme}k:key_1:requests", 100, 0)});
+  ASSERT_TRUE(seen);
+  EXPECT_EQ((*seen)[0].remaining, 95);
+}
+
+TEST_F(RedisCounterStoreTest, AnUnreachableShardLeavesTheQuotaToTheCaller) {
+  RedisCounterStore store(Options(/*live=*/false));
+  bool answered = false;
+  const std::vector<LimitCheck> checks = {Fixed("{i:acme}x", 10)};
+  store.CheckChargeAndCount(checks, QuotaCount{"{i:acme}q:202611", 0, 1, 0}, kNow, {LimiterFailurePolicy::kLocal},
+                            [&](const Result<std::vector<LimitDecision>>& decided, QuotaAnswer answer) {
+                              answered = true;
+                              EXPECT_TRUE(decided);
+                              EXPECT_FALSE(answer.counted);
+                            });
+  RunUntil([&] { return answered; });
+  EXPECT_TRUE(answered);
+}
+
 }  // namespace
 }  // namespace tollgate

@@ -77,7 +77,9 @@ struct ScriptRequest {
 
 Command EvalCommand(const std::string& sha, const std::vector<ScriptRequest>& requests, UnixMillis now) {
   std::vector<std::string> keys;
-  std::vector<std::string> argv = {std::to_string(now), std::to_string(requests.size())};
+  // late_ms 0: states expire exactly at their IdleAt, which the tests check against the C++ (the
+  // store's margin is checked by LateCallsFindTheirWindowsState).
+  std::vector<std::string> argv = {std::to_string(now), "0", std::to_string(requests.size())};
   for (const ScriptRequest& request : requests) {
     argv.push_back(std::string(1, request.op));
     argv.push_back(std::to_string(request.checks.size()));
@@ -669,6 +671,73 @@ TEST_F(RedisScriptTest, AnIdleStateIsDeletedNotStored) {
 }
 
 // ---------------------------------------------------------------------------- bad input
+
+// ------------------------------------------------------------------------ op Q and late_ms
+
+// A raw script call: `args` after now, late_ms and R.
+Command RawCall(const std::string& sha, const std::vector<std::string>& keys, UnixMillis now, std::int64_t late_ms,
+                const std::vector<std::string>& requests_args, std::size_t requests = 1) {
+  Command command = {"EVALSHA", sha, std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.push_back(std::to_string(now));
+  command.push_back(std::to_string(late_ms));
+  command.push_back(std::to_string(requests));
+  command.insert(command.end(), requests_args.begin(), requests_args.end());
+  return command;
+}
+
+// The integers of a request's reply.
+std::vector<long long> Integers(const redisReply& request) {
+  std::vector<long long> values;
+  for (std::size_t i = 0; i < request.elements; ++i) values.push_back(request.element[i]->integer);
+  return values;
+}
+
+// Op Q with one fixed-window check (limit 3 per minute) at kT0: {code, count, allowed, remaining, reset}.
+// keep_until is in the server's time (PXAT): a day after now by its clock, whatever kT0 says.
+std::vector<long long> QuotaCall(RedisClient& redis, const std::string& sha, std::int64_t seed, std::int64_t blocks_at,
+                                 std::int64_t cost = 1) {
+  const UnixMillis keep_until = TimeMillis(*redis.Run({"TIME"})) / 1000 * 1000 + 86'400'000;
+  const ReplyPtr reply = redis.Run(RawCall(sha, {"q:acme", "c:acme#3"}, kT0, 0,
+                                           {"Q", std::to_string(seed), std::to_string(blocks_at),
+                                            std::to_string(keep_until), "1", "3", "3", "60000", std::to_string(cost)}));
+  EXPECT_TRUE(reply != nullptr && reply->type == REDIS_REPLY_ARRAY) << Text(reply.get());
+  if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) return {};
+  return Integers(*reply->element[0]);
+}
+
+TEST_F(RedisScriptTest, OpQCountsTheQuotaOnlyWhenTheLimitsAdmit) {
+  // A missing counter starts at the node's seed, and each admitted call adds one.
+  // (reset_at of an admitted request is now: the limit admits another one now.)
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 40, -1), (std::vector<long long>{0, 41, 1, 2, kT0}));
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1), (std::vector<long long>{0, 42, 1, 1, kT0})) << "the seed only fills a missing counter";
+  // Denied by the limit: nothing counted.
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1, 5), (std::vector<long long>{3, 42, 0, 1, -1}));
+  EXPECT_EQ(Text(redis_->Run({"GET", "q:acme"}).get()), "42");
+  const ReplyPtr expiry = redis_->Run({"PTTL", "q:acme"});
+  EXPECT_GT(expiry->integer, 86'400'000 - 60'000) << "kept until keep_until, a day from now";
+}
+
+TEST_F(RedisScriptTest, OpQBlocksAtTheQuotaChargingNothing) {
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 1, 2), (std::vector<long long>{0, 2, 1, 2, kT0}));
+  // The count reached blocks_at: code 2, the limit only peeked (still 2 remaining, reset now).
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 1, 2), (std::vector<long long>{2, 2, 1, 2, kT0}));
+  EXPECT_EQ(Text(redis_->Run({"GET", "q:acme"}).get()), "2");
+}
+
+TEST_F(RedisScriptTest, LateMsKeepsAStatePastItsIdleAt) {
+  // A fixed window of 1 s at kT0 idles at kT0 + 1000; with late_ms 5000 the key expires 5 s later.
+  const std::vector<std::string> check = {"A", "1", "3", "2", "1000", "1"};
+  const auto replies = redis_->Pipeline({RawCall(sha_, {"late#3"}, kT0, 5000, check), {"PTTL", "late#3"}});
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_GT(replies[1]->integer, 1000 + 5000 - 100);
+  EXPECT_LE(replies[1]->integer, 1000 + 5000);
+  // A call for the same window that arrives after the window ended still finds its state.
+  const ReplyPtr again = redis_->Run(RawCall(sha_, {"late#3"}, kT0 + 1, 5000, check));
+  const ReplyPtr third = redis_->Run(RawCall(sha_, {"late#3"}, kT0 + 2, 5000, check));
+  EXPECT_EQ(Integers(*again->element[0])[0], 1);
+  EXPECT_EQ(Integers(*third->element[0])[0], 0) << "the window's limit of 2 holds";
+}
 
 TEST_F(RedisScriptTest, MalformedCallsGetAnErrorReplyAndTheServerCarriesOn) {
   const std::vector<Command> malformed = {
