@@ -17,7 +17,9 @@
 // memory) the key's credits are checked and spent under the key's credit lock, around the
 // limiter's decision: exact. With one that answers later (Redis), VerifyAsync checks the credits
 // first, asks the limiter, and spends them when it admits; a key whose last credits are spent by
-// a concurrent verify in between answers USAGE_EXCEEDED with its limits already charged.
+// a concurrent verify in between answers USAGE_EXCEEDED with its limits already charged. A
+// limiter that CountsQuota (Redis, exact mode) also checks and counts the tier's monthly quota
+// in that call, shared by every node; the QuotaTracker then holds this node's view of it.
 #pragma once
 
 #include <optional>
