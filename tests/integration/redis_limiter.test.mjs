@@ -18,13 +18,20 @@
 // and none for fixed windows, since a chunk is charged in Redis when it is taken and expires with
 // its window). Every worker of every node may hold one chunk it has not used up when the window
 // ends, hence the floor of L − nodes × workers × C.
+//
+// quota: in exact mode a tier's monthly quota is counted in Redis, in the same script call as the
+// limits, so the nodes share one count: a `block` tier with Q included and no grace admits Q
+// verifications in all, not Q per node. Both nodes verify one key of such a tier at once, 8 in
+// flight each, far past Q (its limits never deny): exactly Q are VALID, the rest USAGE_EXCEEDED.
+// The count is then checked where a user sees it: usage.summary (the events both nodes recorded),
+// the quota_usage row the nodes write back every second, and a fresh answer from each node.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { startRedis } from './lib/backends.mjs';
 import { kRootKey, startCluster, timeUntil, verifyCode } from './lib/cluster.mjs';
-import { createApi, createKey } from './lib/expect.mjs';
+import { createApi, createKey, expectOk, verify } from './lib/expect.mjs';
 import { latencyOf, startVerifyLoad } from './lib/load.mjs';
 import { countBy, countByWindow, settledWindowStarts, wallClock } from './lib/windows.mjs';
 
@@ -40,10 +47,17 @@ const kClientsPerNode = 16;
 const kLoadMs = 6600;
 const kMinWindows = 4;
 const kExactMargin = 0;  // see the header
+const kQuota = 60;
+const kQuotaTier = 'shared-quota';
+const kQuotaCustomer = 'shared-quota-customer';
+const kQuotaRequests = 300;  // in all, half through each node
+const kQuotaInFlight = 8;  // per node
+const kQuotaSettleMs = 10_000;  // the 1 s quota write-back and the usage flush, on a loaded machine
 
 let redis;
 let cluster;
 let nodes;
+let apiId;
 let key;
 
 function limiterArgs(mode) {
@@ -67,7 +81,7 @@ before(async () => {
   [redis, cluster] = await Promise.all([startRedis({ shards: 3 }), startCluster()]);
   nodes = await startNodes('exact');
   const [nodeA, nodeB] = nodes;
-  const apiId = await createApi(nodeA, 'redis-limiter');
+  apiId = await createApi(nodeA, 'redis-limiter');
   ({ key } = await createKey(nodeA, apiId, {
     ratelimits: [{ name: 'requests', limit: kLimit, duration: kWindowMs, autoApply: true, algorithm: 'fixed_window' }],
   }));
@@ -128,6 +142,96 @@ test(`exact mode: each window admits L = ${kLimit} through two nodes, never more
     assert.ok(w.admitted <= kLimit, `window at ${when} admitted ${w.admitted} > L = ${kLimit} (${w.repeated.join('; ')}): ${text}`);
     assert.ok(w.admitted >= kLimit - kExactMargin,
       `window at ${when} admitted ${w.admitted} < L - ${kExactMargin} although it denied requests: ${text}`);
+  }
+});
+
+/**
+ * Sends `count` verifications of `apiKey` to `node`, `inFlight` at a time (each waits for its answer
+ * before sending the next); returns the answers' data in the order they came.
+ */
+async function verifyMany(node, apiKey, count, inFlight) {
+  const answers = [];
+  let sent = 0;
+  const loop = async () => {
+    while (sent < count) {
+      sent += 1;
+      answers.push(await verify(node, apiKey));
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, loop));
+  return answers;
+}
+
+/** What the store and the usage analytics say of the identity: { valid, usageExceeded, writtenBack }. */
+async function storedQuotaOf(node, identityId, start) {
+  const summary = expectOk(await node.call('/v2/usage.summary',
+    { start, end: Date.now() + 60_000, externalId: kQuotaCustomer }), 'usage.summary');
+  const written = await cluster.pg.psql(`SELECT coalesce(max(used), -1) FROM quota_usage WHERE subject = 'i:${identityId}'`);
+  return { valid: summary.byCode.VALID ?? 0, usageExceeded: summary.byCode.USAGE_EXCEEDED ?? 0, writtenBack: Number(written) };
+}
+
+test(`exact mode: a block tier's quota of ${kQuota} is one count for both nodes, not ${kQuota} per node`, async (t) => {
+  const [nodeA, nodeB] = nodes;
+  const start = Date.now();
+  expectOk(await nodeA.call('/v2/tiers.createTier', {
+    name: kQuotaTier, includedQuota: kQuota, overagePolicy: 'block', gracePercent: 0,
+    ratelimits: [{ name: 'requests', limit: 1_000_000, duration: kWindowMs }],
+  }), 'createTier');
+  const { identityId } = expectOk(await nodeA.call('/v2/identities.createIdentity',
+    { externalId: kQuotaCustomer, tier: kQuotaTier }), 'createIdentity');
+  assert.match(identityId, /^[A-Za-z0-9_]+$/, 'an identity id fit to quote in SQL');
+  const { key: quotaKey } = await createKey(nodeA, apiId, { externalId: kQuotaCustomer });
+  // Both nodes know the key, its identity and the tier: a verification the key's permissions
+  // deny says so without counting against the quota.
+  const knows = async (node) => {
+    const v = await verify(node, quotaKey, { permissions: 'quota.probe' });
+    return v.code === 'INSUFFICIENT_PERMISSIONS' && v.tier === kQuotaTier && v.quota?.included === kQuota;
+  };
+  const learned = await timeUntil(async () => (await knows(nodeA)) && (await knows(nodeB)), { timeoutMs: 10_000 });
+  assert.ok(learned !== null, 'node b never learned of the key, its identity and its tier created on node a');
+
+  const perNode = kQuotaRequests / kNodeNames.length;
+  const answers = await Promise.all(nodes.map((node) => verifyMany(node, quotaKey, perNode, kQuotaInFlight)));
+  const all = answers.flat();
+  const figures = {
+    requests: all.length,
+    answers: countBy(all.map((v) => v.code)),
+    validByNode: Object.fromEntries(kNodeNames.map((name, i) => [name, answers[i].filter((v) => v.valid).length])),
+    lastQuotaByNode: Object.fromEntries(kNodeNames.map((name, i) => [name, answers[i].at(-1).quota])),
+    mostUsed: all.reduce((most, v) => Math.max(most, v.quota?.used ?? Infinity), -Infinity),
+  };
+  const text = JSON.stringify(figures, null, 1);
+  t.diagnostic(text);
+  console.log(`redis_limiter quota: ${text}`);
+
+  assert.deepEqual(figures.answers, { VALID: kQuota, USAGE_EXCEEDED: kQuotaRequests - kQuota },
+    `exactly the quota admitted through both nodes, the rest USAGE_EXCEEDED: ${text}`);
+  for (const name of kNodeNames) assert.ok(figures.validByNode[name] > 0, `node ${name} admitted nothing: ${text}`);
+  assert.equal(figures.mostUsed, kQuota, `the largest quota.used answered (every answer has one): ${text}`);
+  for (const v of all.filter((answer) => !answer.valid)) {
+    const { periodEnd, ...counts } = v.quota;
+    assert.deepEqual(counts, { used: kQuota, included: kQuota, remaining: 0, overage: 0 },
+      `a USAGE_EXCEEDED answer's quota: ${JSON.stringify(v)}`);
+  }
+  for (const name of kNodeNames) {
+    assert.equal(figures.lastQuotaByNode[name].used, kQuota, `quota.used in node ${name}'s last answer: ${text}`);
+  }
+
+  // The usage both nodes recorded, and the count they wrote back (each every second), agree.
+  let stored;
+  const settled = await timeUntil(async () => {
+    stored = await storedQuotaOf(nodeB, identityId, start);
+    return stored.valid === kQuota && stored.usageExceeded === kQuotaRequests - kQuota && stored.writtenBack === kQuota;
+  }, { timeoutMs: kQuotaSettleMs, intervalMs: 250 });
+  const storedText = `usage.summary VALID ${stored.valid}, USAGE_EXCEEDED ${stored.usageExceeded}; quota_usage ${stored.writtenBack}`;
+  t.diagnostic(`${storedText} (after ${settled} ms)`);
+  console.log(`redis_limiter quota: ${storedText} (after ${settled} ms)`);
+  assert.deepEqual(stored, { valid: kQuota, usageExceeded: kQuotaRequests - kQuota, writtenBack: kQuota },
+    `within ${kQuotaSettleMs} ms of the load: ${storedText}`);
+  for (const [i, node] of nodes.entries()) {
+    const v = await verify(node, quotaKey);
+    assert.equal(v.code, 'USAGE_EXCEEDED', `node ${kNodeNames[i]} after the write-back: ${JSON.stringify(v)}`);
+    assert.equal(v.quota.used, kQuota, `node ${kNodeNames[i]} after the write-back: ${JSON.stringify(v)}`);
   }
 });
 
