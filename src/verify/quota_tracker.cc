@@ -61,6 +61,12 @@ QuotaTracker::Entry& QuotaTracker::EntryFor(Shard& shard, std::string_view subje
 void QuotaTracker::Observe(std::string_view subject, int period, std::int64_t used) {
   Shard& shard = ShardFor(subject);
   std::lock_guard lock(shard.mu);
+  if (const auto it = shard.entries.find(subject); it != shard.entries.end() && period < it->second.period) {
+    // A late answer about the month that just ended (its verification began before midnight):
+    // saved to that month, without turning this subject's view back to it.
+    shard.closed_months.push_back({std::string(subject), period, used});
+    return;
+  }
   Entry& entry = EntryFor(shard, subject, period);
   if (used <= entry.used) return;
   entry.used = used;

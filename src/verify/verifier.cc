@@ -72,6 +72,7 @@ struct Verifier::Prepared {
   bool quota_blocks = false;     // by this node's view of the count
   std::int64_t quota_allowed = -1;  // the count at which a block tier stops admitting; -1 never
   bool quota_counted = false;    // counted by the limiter (shared by the nodes), not locally
+  std::int64_t quota_seen = 0;   // the count the limiter answered
   UnixMillis now = 0;
   CheckOptions options;
 };
@@ -205,7 +206,8 @@ void Verifier::Finish(Prepared& p) {
   // Counted here only when admitted; when the limiter counted it, the view it returned stands
   // whatever the outcome.
   if (result.quota && (p.quota_counted || result.outcome.valid())) {
-    const std::int64_t used = p.quota_counted ? quota_.Used(p.subject, p.period) : quota_.Add(p.subject, p.period, 1);
+    const std::int64_t used = p.quota_counted ? std::max(p.quota_seen, quota_.Used(p.subject, p.period))
+                                              : quota_.Add(p.subject, p.period, 1);
     QuotaView& q = *result.quota;
     q.used = used;
     q.remaining = std::max<std::int64_t>(0, q.included - used);
@@ -359,6 +361,7 @@ void Verifier::VerifyCounted(CachedKeyPtr entry, std::int64_t cost, std::shared_
         if (answer.counted) {
           quota_.Observe(p->subject, p->period, answer.used);
           p->quota_counted = true;
+          p->quota_seen = answer.used;
         }
         if (admitted) {
           const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);

@@ -394,19 +394,21 @@ local function lease(now)
 end
 
 -- Op Q: op A with a monthly quota counted in the same step. ARGV: seed, blocks_at, keep_until,
--- then op A's checks; KEYS: the quota counter, then the checks'. A missing counter starts at
--- `seed` (the node's view: the shared one was lost, e.g. a restarted shard). When blocks_at >= 0
+-- then op A's checks; KEYS: the quota counter, then the checks'. The count is at least `seed`
+-- (the node's view), so a counter that was lost or is behind (a restarted shard) catches up. When blocks_at >= 0
 -- and the count has reached it, nothing is charged: code 2, each check peeked at cost 0.
 -- Otherwise op A decides; if it admits, the count goes up by one (code 0), else code 3. The
--- counter is written only when it grows, to expire at keep_until. Reply: {code, count after,
+-- counter is written only when it grows, to expire keep_until − now from now. Reply: {code, count after,
 -- then op A's (allowed, remaining, reset_at) per check}.
 local function quota(now)
   local seed, blocks_at, keep_until = next_number(), next_number(), next_number()
   key_index = key_index + 1
   local key = KEYS[key_index]
   if key == nil then fail('the requests need more than ' .. #KEYS .. ' keys') end
+  -- Never below the node's view: a shard that comes back with an old count (paused, or
+  -- restarted from a snapshot) must not forget what the nodes counted while it was away.
   local stored = redis.call('GET', key)
-  local used = stored and tonumber(stored) or seed
+  local used = max(stored and tonumber(stored) or 0, seed)
   if blocks_at >= 0 and used >= blocks_at then
     local reply = {2, used}
     for i = 1, next_checks() do
@@ -421,7 +423,8 @@ local function quota(now)
   local admitted = decided[1] == 1
   if admitted then
     used = used + 1
-    redis.call('SET', key, format('%.0f', used), 'PXAT', format('%.0f', keep_until))
+    -- Relative, like every expiry here: the node's clock and the server's need not agree.
+    redis.call('SET', key, format('%.0f', used), 'PX', format('%.0f', max(keep_until - now, late_ms, 1)))
   end
   local reply = {admitted and 0 or 3, used}
   for i = 2, #decided do reply[i + 1] = decided[i] end

@@ -315,8 +315,12 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
       const std::string_view error(reply->str, reply->len);
       spdlog::error("redis {}: limiter script failed: {}", worker.shards[index].connection->address(), error);
       // The script was flushed (SCRIPT FLUSH, a failover): load it again; the batches after this
-      // one on the connection find it.
-      if (error.starts_with("NOSCRIPT")) worker.shards[index].connection->LoadScript();
+      // one on the connection find it. Not the shard's failure: the breaker stays as it is.
+      if (error.starts_with("NOSCRIPT")) {
+        worker.shards[index].connection->LoadScript();
+        Fail(worker, index, batch, /*count=*/false);
+        return;
+      }
     }
     Fail(worker, index, batch);
     return;
@@ -329,18 +333,22 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
   for (std::size_t i = 0; i < batch.calls.size(); ++i) Guarded([&] { batch.calls[i]->on_reply(reply->element[i]); });
 }
 
-void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch) {
+void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch, bool count) {
   if (batch.settled) return;
   batch.settled = true;
   batch.timer.cancel();
   Shard& shard = worker.shards[index];
-  const bool was_open = shard.failures >= options_.breaker_failures;
-  ++shard.failures;
-  if (shard.failures >= options_.breaker_failures && (!was_open || shard.probing)) {
-    shard.open_until = std::chrono::steady_clock::now() + options_.breaker_open;
-    shard.probing = false;
-    // A server that stopped answering holds the pipeline: drop it instead of waiting on it.
-    if (shard.connection) shard.connection->Reset();
+  if (count) {
+    const bool was_open = shard.failures >= options_.breaker_failures;
+    ++shard.failures;
+    if (shard.failures >= options_.breaker_failures && (!was_open || shard.probing)) {
+      shard.open_until = std::chrono::steady_clock::now() + options_.breaker_open;
+      shard.probing = false;
+      // A server that stopped answering holds the pipeline: drop it instead of waiting on it.
+      if (shard.connection) shard.connection->Reset();
+    }
+  } else if (shard.probing) {
+    shard.probing = false;  // the probe proved the shard answers
   }
   for (const auto& call : batch.calls) Guarded([&] { call->on_reply(nullptr); });
 }
@@ -425,8 +433,8 @@ void RedisCounterStore::CheckChargeAndCount(std::span<const LimitCheck> checks, 
   const bool one_shard = std::all_of(checks.begin(), checks.end(), [&](const LimitCheck& check) {
     return ring_.Find(RoutingTag(check.counter_key)) == shard;
   });
-  if (worker == nullptr || !CountsQuota() || !one_shard) {
-    // Counted by the caller: no loop to reach Redis from, lease mode, or limits elsewhere.
+  if (worker == nullptr || !one_shard) {
+    // Counted by the caller: no loop to reach Redis from, or limits on another shard.
     CounterStore::CheckChargeAndCount(checks, quota, now, options, std::move(done));
     return;
   }
@@ -567,11 +575,13 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
             s.denied_until = std::max(attempt->now + 1, std::min(reset, s.valid_until));
           }
         }
-        if (valid) {
-          (*self)();
-        } else {
-          attempt->done(Fallback(attempt->checks, attempt->now, attempt->policy));
-        }
+        Guarded([&] {
+          if (valid) {
+            (*self)();
+          } else {
+            attempt->done(Fallback(attempt->checks, attempt->now, attempt->policy));
+          }
+        });
         for (auto& wake : woken) Guarded([&] { wake(!valid); });
       };
       Enqueue(worker, shard, std::move(call));

@@ -75,9 +75,10 @@ class RedisCounterStore final : public CounterStore {
   void CheckAndCharge(std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
                       Done done) override;
   bool CompletesInline() const override { return false; }
-  // In exact mode the quota is counted in the script call of the limits (op "Q"); in lease mode
-  // a call per verification would undo the leases, so the caller counts locally.
-  bool CountsQuota() const override { return options_.mode == LimiterMode::kExact; }
+  // The quota is counted in the script call of the limits (op "Q"). In lease mode too: a
+  // verification under a monthly quota is then decided exactly (a round trip), because the quota
+  // must be shared; verifications without one use leases.
+  bool CountsQuota() const override { return true; }
   void CheckChargeAndCount(std::span<const LimitCheck> checks, const QuotaCount& quota, UnixMillis now,
                            const CheckOptions& options, CountedDone done) override;
 
@@ -102,7 +103,9 @@ class RedisCounterStore final : public CounterStore {
   void Enqueue(Worker& worker, std::size_t shard, std::shared_ptr<Call> call);
   void Flush(Worker& worker, std::size_t shard);
   void Answer(Worker& worker, std::size_t shard, Batch& batch, const redisReply* reply);
-  void Fail(Worker& worker, std::size_t shard, Batch& batch);
+  // Answers every call of the batch by its policy; `count` false when the shard is not to blame
+  // (it lost the script), so the breaker does not count it.
+  void Fail(Worker& worker, std::size_t shard, Batch& batch, bool count = true);
   std::vector<LimitDecision> Fallback(std::span<const LimitCheck> checks, UnixMillis now,
                                       LimiterFailurePolicy policy);
   void Exact(Worker& worker, std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,

@@ -710,12 +710,18 @@ TEST_F(RedisScriptTest, OpQCountsTheQuotaOnlyWhenTheLimitsAdmit) {
   // A missing counter starts at the node's seed, and each admitted call adds one.
   // (reset_at of an admitted request is now: the limit admits another one now.)
   EXPECT_EQ(QuotaCall(*redis_, sha_, 40, -1), (std::vector<long long>{0, 41, 1, 2, kT0}));
-  EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1), (std::vector<long long>{0, 42, 1, 1, kT0})) << "the seed only fills a missing counter";
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1), (std::vector<long long>{0, 42, 1, 1, kT0})) << "a lower seed changes nothing";
   // Denied by the limit: nothing counted.
   EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1, 5), (std::vector<long long>{3, 42, 0, 1, -1}));
   EXPECT_EQ(Text(redis_->Run({"GET", "q:acme"}).get()), "42");
   const ReplyPtr expiry = redis_->Run({"PTTL", "q:acme"});
   EXPECT_GT(expiry->integer, 86'400'000 - 60'000) << "kept until keep_until, a day from now";
+}
+
+TEST_F(RedisScriptTest, OpQCatchesUpWithANodeThatCountedWhileTheShardWasAway) {
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 0, -1)[1], 1);
+  // The node counted 9 more on its own meanwhile: its view (the seed) wins over the stale count.
+  EXPECT_EQ(QuotaCall(*redis_, sha_, 10, -1)[1], 11);
 }
 
 TEST_F(RedisScriptTest, OpQBlocksAtTheQuotaChargingNothing) {

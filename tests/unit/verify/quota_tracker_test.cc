@@ -158,3 +158,25 @@ TEST_F(QuotaTrackerTest, AnUnsavedCountOfAMonthThatEndedIsSavedToThatMonth) {
 
 }  // namespace
 }  // namespace tollgate
+
+namespace tollgate {
+namespace {
+
+TEST_F(QuotaTrackerTest, ObserveKeepsTheHighestViewOfASharedCount) {
+  tracker_->Observe("i:a", kJanuary, 5);
+  tracker_->Observe("i:a", kJanuary, 3);  // an answer that crossed a later one
+  EXPECT_EQ(tracker_->Used("i:a", kJanuary), 5);
+  ASSERT_OK(tracker_->Flush());
+  EXPECT_EQ(Stored("i:a", kJanuary), 5);
+}
+
+TEST_F(QuotaTrackerTest, ALateObservationOfTheEndedMonthDoesNotTurnTheViewBack) {
+  tracker_->Observe("i:a", kFebruary, 1);
+  tracker_->Observe("i:a", kJanuary, 40);  // a verification that began before midnight
+  EXPECT_EQ(tracker_->Used("i:a", kFebruary), 1);
+  ASSERT_OK(tracker_->Flush());
+  EXPECT_EQ(Stored("i:a", kJanuary), 40) << "saved to the month it belongs to";
+}
+
+}  // namespace
+}  // namespace tollgate
