@@ -201,6 +201,12 @@ void ApplyPeeks(const std::vector<LimitDecision>& decisions, std::vector<Applied
 
 }  // namespace
 
+void Verifier::Spend(const CachedKey& entry, std::int64_t cost, VerifyOutcome& outcome) {
+  const KeyService::Spent spent = keys_.SpendCredits(entry, cost);
+  if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
+  outcome.credits_remaining = spent.remaining;
+}
+
 void Verifier::Finish(Prepared& p) {
   VerifyResult& result = p.result;
   // Counted here only when admitted; when the limiter counted it, the view it returned stands
@@ -300,9 +306,7 @@ void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Don
   }
   if (p->plan.checks.empty()) {
     if (p->result.outcome.valid()) {
-      const KeyService::Spent spent = keys_.SpendCredits(*entry, request.credit_cost);
-      if (!spent.enough) p->result.outcome.code = VerifyCode::kUsageExceeded;
-      p->result.outcome.credits_remaining = spent.remaining;
+      Spend(*entry, request.credit_cost, p->result.outcome);
     }
     Finish(*p);
     done(std::move(p->result));
@@ -325,9 +329,7 @@ void Verifier::VerifyAsync(CachedKeyPtr entry, const VerifyRequest& request, Don
         if (!decisions || !Apply(*decisions, p->plan.applied, p->now)) {
           outcome.code = VerifyCode::kRateLimited;
         } else {
-          const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);
-          if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
-          outcome.credits_remaining = spent.remaining;
+          Spend(*entry, cost, outcome);
         }
         Finish(*p);
         done(std::move(p->result));
@@ -364,9 +366,7 @@ void Verifier::VerifyCounted(CachedKeyPtr entry, std::int64_t cost, std::shared_
           p->quota_seen = answer.used;
         }
         if (admitted) {
-          const KeyService::Spent spent = keys_.SpendCredits(*entry, cost);
-          if (!spent.enough) outcome.code = VerifyCode::kUsageExceeded;
-          outcome.credits_remaining = spent.remaining;
+          Spend(*entry, cost, outcome);
         }
         Finish(*p);
         done(std::move(p->result));

@@ -102,6 +102,9 @@ class Verifier {
   struct Prepared;
   // The tier, the quota verdict and the plan of limits.
   Result<std::shared_ptr<Prepared>> Prepare(const CachedKeyPtr& entry, const VerifyRequest& request);
+  // Spends the credits of a verification the limiter admitted (async path): USAGE_EXCEEDED when
+  // concurrent verifies spent them in the meantime.
+  void Spend(const CachedKey& entry, std::int64_t cost, VerifyOutcome& outcome);
   // Counts an admitted verification against the quota and hands the limits to the result.
   void Finish(Prepared& prepared);
   // The rest of VerifyAsync when the limiter counts the tier's quota with the limits.
