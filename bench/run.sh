@@ -13,3 +13,4 @@ echo "== limiter decisions (Google Benchmark)"
 "$build/bench/limiter_bench" --benchmark_min_time=0.5
 bench/http_verify.sh "$build" 5
 bench/redis_limiter.sh "$build" 5
+bench/metrics_overhead.sh "$build" 5 4

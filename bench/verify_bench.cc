@@ -17,12 +17,15 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "http/http_metrics.h"
+#include "limiter/limiter_metrics.h"
 #include "keys/key_service.h"
 #include "limiter/memory_counter_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "tiers/tier_service.h"
 #include "usage/usage_recorder.h"
 #include "verify/quota_tracker.h"
+#include "verify/verification_metrics.h"
 #include "verify/verifier.h"
 #include "verify/verify_usage.h"
 
@@ -98,6 +101,32 @@ void BM_VerifyInProcess(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_VerifyInProcess)->Threads(1)->Threads(2)->UseRealTime();
+
+// What Prometheus metrics add to one keys.verifyKey answer: the request's duration in its
+// (route, status) histogram, the verification in its (code, tier) counter, and the limiter's
+// decision, as the server, the verify route and the counter store record them.
+void BM_MetricsPerVerification(benchmark::State& state) {
+  static MetricsRegistry registry;
+  static HttpMetrics http(registry);
+  static VerificationMetrics verifications(registry);
+  static LimiterMetrics limiter(registry);
+  static LimiterDecisions decisions = limiter.ForBackend("memory");
+  static const std::string route = "/v2/keys.verifyKey";
+  static const Tier tier{.name = "enterprise"};
+  VerifyResult result;
+  result.outcome.code = VerifyCode::kValid;
+  result.tier = &tier;
+  const std::vector<LimitDecision> decided(1, LimitDecision{true, 10, 0});
+  std::int64_t elapsed = 20'000;
+  for (auto _ : state) {
+    http.Observe(route, 200, std::chrono::nanoseconds(elapsed));
+    verifications.Count(result);
+    decisions.Decided(decided);
+    elapsed = elapsed * 7 % 3'000'000 + 1'000;  // durations across the buckets
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MetricsPerVerification)->Threads(1)->Threads(2)->UseRealTime();
 
 // The recorder of the usage benches. Its store discards: these benches measure the hot path, not
 // SQLite (which cannot take millions of events a second; the recorder would spill). The flusher

@@ -46,6 +46,8 @@ struct HttpResponse {
   // Set: the answer is not known yet (it waits on the network, e.g. the Redis limiter); every
   // other field is ignored and the server sends what the DeferredResponse is completed with.
   std::shared_ptr<DeferredResponse> deferred;
+  // The route that answered, for metrics: set by the Router, valid for the Router's life.
+  std::string_view route;
 
   void SetHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };

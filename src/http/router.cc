@@ -107,15 +107,19 @@ Status RequireScope(const RootKey& root_key, const std::string& scope) {
 }
 
 void Router::AddRpc(std::string path, RpcHandler handler, RpcBody body) {
-  routes_[std::move(path)] = Route{"POST", std::move(handler), {}, body};
+  std::string label = path;
+  routes_[std::move(path)] = Route{"POST", std::move(handler), {}, body, {}, std::move(label)};
 }
 
 void Router::AddPlain(std::string method, std::string path, PlainHandler handler) {
-  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler), RpcBody::kObject, {}};
+  std::string label = path;
+  routes_[std::move(path)] = Route{std::move(method), {}, std::move(handler), RpcBody::kObject, {}, std::move(label)};
 }
 
 void Router::AddPrefix(std::string method, std::string prefix, PrefixHandler handler) {
-  prefix_routes_.emplace_back(std::move(prefix), Route{std::move(method), {}, {}, RpcBody::kObject, std::move(handler)});
+  std::string label = prefix + "*";
+  prefix_routes_.emplace_back(std::move(prefix),
+                              Route{std::move(method), {}, {}, RpcBody::kObject, std::move(handler), std::move(label)});
 }
 
 const Router::Route* Router::Find(const std::string& path, std::string_view& rest) const {
@@ -135,6 +139,12 @@ const Router::Route* Router::Find(const std::string& path, std::string_view& res
 HttpResponse Router::Handle(const HttpRequest& request) const {
   std::string_view rest;
   const Route* found = Find(request.path, rest);
+  HttpResponse response = Dispatch(found, request, rest);
+  response.route = found != nullptr ? std::string_view(found->label) : kUnknownRoute;
+  return response;
+}
+
+HttpResponse Router::Dispatch(const Route* found, const HttpRequest& request, std::string_view rest) const {
   if (!found) {
     std::string detail = "no route for " + request.method + " " + request.path;
     if (!request.path.starts_with("/v2/")) detail += "; the API is POST /v2/<resource>.<action>";

@@ -40,6 +40,9 @@ struct PrefixContext {
 
 class Router {
  public:
+  // HttpResponse::route of a request no route took (a 404).
+  static constexpr std::string_view kUnknownRoute = "other";
+
   using RpcHandler = std::function<Result<HttpResponse>(const RpcContext&)>;
   using PlainHandler = std::function<HttpResponse(const HttpRequest&)>;
   using PrefixHandler = std::function<Result<HttpResponse>(const PrefixContext&)>;
@@ -64,9 +67,11 @@ class Router {
     PlainHandler plain;  // set for plain routes
     RpcBody body = RpcBody::kObject;
     PrefixHandler prefix;  // set for prefix routes
+    std::string label;     // the path, or the prefix and "*": HttpResponse::route
   };
   // The route of an exact path, else of the longest prefix; nullptr when none.
   const Route* Find(const std::string& path, std::string_view& rest) const;
+  HttpResponse Dispatch(const Route* found, const HttpRequest& request, std::string_view rest) const;
   HttpResponse HandleRpc(const Route& route, const HttpRequest& request) const;
   HttpResponse HandlePrefix(const Route& route, const HttpRequest& request, std::string_view rest) const;
   // The root key of the Authorization header; Unauthorized (401) when it names none.

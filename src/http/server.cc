@@ -21,6 +21,7 @@
 
 #include "common/base58.h"
 #include "common/event_loop.h"
+#include "common/request_scope.h"
 #include "common/crypto.h"
 #include "common/text.h"
 
@@ -285,8 +286,21 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     request.body = std::move(req.body());
     request.request_id = request_id;
 
-    HttpResponse response = handler_(request);
+    const auto started = std::chrono::steady_clock::now();
+    HttpResponse response = [&] {
+      RequestScope scope(request_id);  // the handler's log lines carry the request's id
+      return handler_(request);
+    }();
+    const std::string_view route = response.route;
     if (response.deferred) response = co_await AwaitDeferred(worker, std::move(response.deferred), request_id);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    if (options_.on_answer) options_.on_answer(route, response.status, elapsed);
+    // The request line only: headers and bodies may hold keys.
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("{} {} {} {} us {} {}", request.method, request.path, response.status,
+                    std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), request.remote_address,
+                    request_id);
+    }
     const bool keep_alive = req.keep_alive() && !worker.draining;
     const bool head = req.method() == http::verb::head;
     if (response.producer) {

@@ -41,6 +41,11 @@ struct ServerOptions {
   // 503 itself. The Redis limiter answers within its own timeout; this only catches a bug.
   std::chrono::milliseconds deferred_timeout{5'000};
   std::size_t max_connections = 10'000;
+  // Called on the worker thread once the answer to a request is ready (before it is written),
+  // with HttpResponse::route as the handler set it (Router: the route's path), the status and
+  // the time from the parsed request to the answer. Not called for what the server rejects
+  // before a handler runs (431, 413, malformed requests). Must not throw.
+  std::function<void(std::string_view route, unsigned status, std::chrono::nanoseconds elapsed)> on_answer;
 };
 
 class HttpServer {

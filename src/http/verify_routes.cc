@@ -130,10 +130,11 @@ LimitDecision CountMiss(CounterStore& limiter, const std::string& client, UnixMi
 // keys.authorize's answer to one verification: status, body and headers.
 HttpResponse AuthorizeAnswer(const VerifyRouteServices& services, const HttpRequest& request,
                              const Result<VerifyResult>& result, std::int64_t cost, const std::string& client) {
-  auto& [keys, verifier, limiter, usage, clock] = services;
+  auto& [keys, verifier, limiter, usage, clock, metrics] = services;
   const UnixMillis now = clock.NowMillis();
   if (!result) return AuthorizeError(request, 400, "BAD_REQUEST", result.error().detail);
   usage.Record(VerifyUsage(*result, cost, now, "authorize", {}));
+  if (metrics != nullptr) metrics->Count(*result);
   const VerifyOutcome& outcome = result->outcome;
   unsigned status = 200;
   switch (outcome.code) {
@@ -188,7 +189,7 @@ HttpResponse AuthorizeAnswer(const VerifyRouteServices& services, const HttpRequ
 
 void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
   router.AddRpc("/v2/keys.verifyKey", [services](const RpcContext& ctx) -> Result<HttpResponse> {
-    auto& [keys, verifier, limiter, usage, clock] = services;
+    auto& [keys, verifier, limiter, usage, clock, metrics] = services;
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
     const std::string secret = body.RequiredString("key", 1, 1024);
@@ -238,13 +239,14 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
     request.permissions = query ? &*query : nullptr;
     return AnswerLater(ctx.request, [&](FinishAnswer finish) {
       verifier.VerifyAsync(std::move(entry), request,
-                           [finish = std::move(finish), &usage, &clock, tags = std::move(tags), cost = request.credit_cost,
-                            id = ctx.request.request_id](Result<VerifyResult> result) {
+                           [finish = std::move(finish), &usage, &clock, metrics, tags = std::move(tags),
+                            cost = request.credit_cost, id = ctx.request.request_id](Result<VerifyResult> result) {
                              finish([&]() -> Result<HttpResponse> {
                                if (!result) return Fail(result.error());
                                const UnixMillis now = clock.NowMillis();
                                usage.Record(VerifyUsage(*result, cost, now, "verify",
                                                         tags ? std::span(*tags) : std::span<std::string>()));
+                               if (metrics != nullptr) metrics->Count(*result);
                                return OkResponse(id, VerifyResultToJson(*result, now));
                              });
                            });
@@ -252,7 +254,7 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
   });
 
   router.AddPlain("GET", "/v2/keys.authorize", [services](const HttpRequest& request) {
-    auto& [keys, verifier, limiter, usage, clock] = services;
+    auto& [keys, verifier, limiter, usage, clock, metrics] = services;
     std::string secret(BearerToken(request.authorization));
     if (secret.empty()) secret = request.api_key;
     if (secret.empty()) {

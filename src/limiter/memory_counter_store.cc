@@ -89,6 +89,7 @@ void MemoryCounterStore::CheckAndCharge(std::span<const LimitCheck> checks, Unix
     for (std::size_t i = 0; i < checks.size(); ++i) pending[i] = FingerprintOf(checks[i]);
     DecideAll(checks, pending, now, decisions);
   }
+  if (decisions_ != nullptr && ChargesAnything(checks)) decisions_->Decided(decisions);
   done(std::move(decisions));
 }
 

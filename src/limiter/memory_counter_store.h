@@ -49,6 +49,7 @@
 #include "common/clock.h"
 #include "limiter/counter_fingerprint.h"
 #include "limiter/counter_store.h"
+#include "limiter/limiter_metrics.h"
 #include "limiter/fixed_window.h"
 #include "limiter/gcra.h"
 #include "limiter/limit_params.h"
@@ -89,6 +90,8 @@ class MemoryCounterStore final : public CounterStore {
   // counters it dropped. Holds one shard's lock at a time, for at most min(budget, that shard's
   // table size) slots; Sweep(now, SIZE_MAX) visits every slot once.
   std::size_t Sweep(UnixMillis now, std::size_t budget);
+  // Counts this store's decisions from now on. Call before serving; borrowed.
+  void SetMetrics(LimiterDecisions* decisions) { decisions_ = decisions; }
 
   // Counters held, including expired ones not yet swept.
   std::size_t entry_count() const;
@@ -100,6 +103,7 @@ class MemoryCounterStore final : public CounterStore {
   std::uint64_t evictions() const;
 
  private:
+  LimiterDecisions* decisions_ = nullptr;
   // The state of whichever algorithm the slot's id names; value-initialised, any of them is fresh.
   union CounterState {
     CounterState() : sliding_window() {}

@@ -23,7 +23,7 @@ std::uint64_t Counter::Value() const {
 
 Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds) : bounds_(std::move(bounds)) {
   for (Slot& slot : slots_) {
-    slot.buckets = std::make_unique<std::atomic<std::uint64_t>[]>(bounds_->size() + 1);
+    slot.lines = std::make_unique<BucketLine[]>((bounds_->size() + 1 + 7) / 8);
   }
 }
 
@@ -32,7 +32,7 @@ void Histogram::Observe(double value) {
   std::size_t bucket = 0;
   while (bucket < bounds.size() && value > bounds[bucket]) ++bucket;  // le: value <= bound
   Slot& slot = slots_[ThisThreadMetricSlot()];
-  slot.buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  slot.Bucket(bucket).fetch_add(1, std::memory_order_relaxed);
   slot.sum.fetch_add(value, std::memory_order_relaxed);
 }
 
@@ -41,7 +41,7 @@ Histogram::Snapshot Histogram::Read() const {
   snapshot.cumulative.assign(bounds_->size() + 1, 0);
   for (const Slot& slot : slots_) {
     for (std::size_t i = 0; i <= bounds_->size(); ++i) {
-      snapshot.cumulative[i] += slot.buckets[i].load(std::memory_order_relaxed);
+      snapshot.cumulative[i] += slot.Bucket(i).load(std::memory_order_relaxed);
     }
     snapshot.sum += slot.sum.load(std::memory_order_relaxed);
   }

@@ -75,9 +75,16 @@ class Histogram {
   Snapshot Read() const;
 
  private:
+  // A slot's bucket counts live in whole cache lines of their own: two slots' arrays, allocated
+  // one after the other, would otherwise share a line and bounce it between the threads.
+  struct alignas(64) BucketLine {
+    std::array<std::atomic<std::uint64_t>, 8> counts{};
+  };
   struct alignas(64) Slot {
-    std::unique_ptr<std::atomic<std::uint64_t>[]> buckets;  // bounds + 1 (the last is +Inf)
+    std::unique_ptr<BucketLine[]> lines;  // bounds + 1 counts (the last is +Inf)
     std::atomic<double> sum{0};
+    std::atomic<std::uint64_t>& Bucket(std::size_t i) { return lines[i / 8].counts[i % 8]; }
+    const std::atomic<std::uint64_t>& Bucket(std::size_t i) const { return lines[i / 8].counts[i % 8]; }
   };
   std::shared_ptr<const std::vector<double>> bounds_;
   std::array<Slot, kMetricSlots> slots_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <utility>
@@ -88,6 +89,8 @@ Result<std::unique_ptr<UsageRecorder>> UsageRecorder::Start(UsageStore& store, U
   }
   std::unique_ptr<UsageRecorder> recorder(new UsageRecorder(store, std::move(options)));
   recorder->spill_has_events_ = info.st_size > 0;
+  // A spill left by an earlier run: its events are at least as old as this start.
+  if (recorder->spill_has_events_) recorder->spill_oldest_at_ = SystemClock().NowMillis();
   recorder->flusher_ = std::thread([raw = recorder.get()] { raw->RunFlusher(); });
   return recorder;
 }
@@ -227,10 +230,16 @@ Status UsageRecorder::FlushLocked(bool final) {
     status = ReplaySpill();
   }
   if (wrote) {
-    last_flush_micros_.store(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count(),
-        std::memory_order_relaxed);
+    const auto took = std::chrono::steady_clock::now() - started;
+    last_flush_micros_.store(std::chrono::duration_cast<std::chrono::microseconds>(took).count(),
+                             std::memory_order_relaxed);
+    if (options_.flush_duration != nullptr) options_.flush_duration->Observe(std::chrono::duration<double>(took).count());
   }
+  // Drained in thread order, each thread's events oldest first: the front is close enough to the
+  // oldest for a lag measured in seconds.
+  UnixMillis oldest = spill_has_events_ ? spill_oldest_at_ : 0;
+  if (!pending_.empty() && (oldest == 0 || pending_.front().at < oldest)) oldest = pending_.front().at;
+  oldest_unwritten_at_.store(oldest, std::memory_order_relaxed);
   if (final) {
     // Stop's promise: everything is in the store or on disk. A spill file still waiting for its
     // replay is not a loss.
@@ -259,6 +268,7 @@ Status UsageRecorder::SpillPending(std::size_t count) {
     if (before >= 0) (void)::ftruncate(file.get(), before);
     return Fail(std::move(error));
   }
+  if (!spill_has_events_ && count > 0) spill_oldest_at_ = pending_.front().at;
   pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
   spilled_.fetch_add(count, std::memory_order_release);
   spill_has_events_ = true;
@@ -339,6 +349,10 @@ UsageCounters UsageRecorder::Counters() const {
   counters.store_failures = Load(store_failures_);
   counters.spill_lines_skipped = Load(spill_lines_skipped_);
   counters.last_flush_micros = last_flush_micros_.load(std::memory_order_relaxed);
+  counters.oldest_unwritten_at = oldest_unwritten_at_.load(std::memory_order_relaxed);
+  std::error_code error;
+  const auto size = std::filesystem::file_size(options_.spill_path, error);
+  counters.spill_bytes = error ? 0 : size;
   {
     std::lock_guard lock(registry_mutex_);
     for (const auto& buffer : buffers_) counters.recorded += buffer->log.appended();

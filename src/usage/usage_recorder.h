@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "metrics/registry.h"
 #include "usage/usage_event.h"
 #include "usage/usage_store.h"
 
@@ -53,6 +54,7 @@ struct UsageRecorderOptions {
   std::size_t flush_batch = 10'000;     // every this many events of a thread wake the flusher
   std::size_t max_buffered = 1'000'000;  // events held in memory while the store fails
   std::string spill_path;                // NDJSON file; required
+  Histogram* flush_duration = nullptr;   // observes every cycle that wrote anything; borrowed
 };
 
 // Monotonic since start, for metrics.
@@ -65,6 +67,10 @@ struct UsageCounters {
   std::uint64_t spill_lines_skipped = 0;  // unreadable spill lines (a torn last line after a crash)
   std::uint64_t buffered = 0;        // events in memory, recorded but neither flushed nor spilled
   std::int64_t last_flush_micros = 0;  // duration of the last cycle that wrote anything
+  // When the oldest event not yet in the store happened (the first of the pending batch, or of
+  // the spill file), as of the last cycle; 0 when everything was written.
+  UnixMillis oldest_unwritten_at = 0;
+  std::uint64_t spill_bytes = 0;  // size of the spill file now
 };
 
 class UsageRecorder {
@@ -138,6 +144,8 @@ class UsageRecorder {
   std::atomic<std::uint64_t> replayed_{0};
   std::atomic<std::uint64_t> store_failures_{0};
   std::atomic<std::uint64_t> spill_lines_skipped_{0};
+  std::atomic<UnixMillis> oldest_unwritten_at_{0};
+  UnixMillis spill_oldest_at_ = 0;  // guarded by flush_mutex_; while spill_has_events_
   std::atomic<std::int64_t> last_flush_micros_{0};
 };
 using UsageRecorderPtr = std::unique_ptr<UsageRecorder>;

@@ -81,6 +81,7 @@ struct RedisCounterStore::Batch {
   explicit Batch(asio::io_context& loop) : timer(loop) {}
   std::vector<std::shared_ptr<Call>> calls;
   asio::steady_timer timer;
+  SteadyTime sent_at;
   bool settled = false;
 };
 
@@ -124,7 +125,45 @@ RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
         for (const RedisShardAddress& shard : options_.shards) names.push_back(shard.name());
         return names;
       }()),
-      id_(next_store_id.fetch_add(1)) {}
+      id_(next_store_id.fetch_add(1)),
+      breakers_open_(std::make_unique<std::atomic<int>[]>(options_.shards.size())) {
+  if (options_.metrics != nullptr) {
+    decisions_.emplace(options_.metrics->ForBackend("redis"));
+    for (const RedisShardAddress& shard : options_.shards) shard_metrics_.push_back(options_.metrics->ForShard(shard.name()));
+  } else {
+    shard_metrics_.resize(options_.shards.size());
+  }
+}
+
+std::string RedisCounterStore::FirstShardNotAnswering(std::chrono::milliseconds timeout) const {
+  const timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  for (const RedisShardAddress& shard : options_.shards) {
+    std::unique_ptr<redisContext, decltype(&redisFree)> context(redisConnectWithTimeout(shard.ip.c_str(), shard.port, tv),
+                                                                &redisFree);
+    bool pong = false;
+    if (context && context->err == 0 && redisSetTimeout(context.get(), tv) == REDIS_OK) {
+      auto* reply = static_cast<redisReply*>(redisCommand(context.get(), "PING"));
+      pong = reply != nullptr && reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str, reply->len) == "PONG";
+      if (reply != nullptr) freeReplyObject(reply);
+    }
+    if (!pong) return shard.name();
+  }
+  return "";
+}
+
+bool RedisCounterStore::ShardUp(std::size_t index) const {
+  return breakers_open_[index].load(std::memory_order_relaxed) == 0;
+}
+
+namespace {
+void Count(Counter* counter) {
+  if (counter != nullptr) counter->Inc();
+}
+}  // namespace
+
+void RedisCounterStore::CountDecided(std::span<const LimitCheck> checks, std::span<const LimitDecision> decisions) {
+  if (decisions_ && ChargesAnything(checks)) decisions_->Decided(decisions);
+}
 
 RedisCounterStore::~RedisCounterStore() { Close(); }
 
@@ -192,6 +231,7 @@ void RedisCounterStore::CheckAndCharge(std::span<const LimitCheck> checks, UnixM
 
 std::vector<LimitDecision> RedisCounterStore::Fallback(std::span<const LimitCheck> checks, UnixMillis now,
                                                        LimiterFailurePolicy policy) {
+  if (decisions_ && ChargesAnything(checks)) decisions_->FellBack(policy);
   std::vector<LimitDecision> decisions(checks.size());
   switch (policy) {
     case LimiterFailurePolicy::kFailOpen: {
@@ -228,6 +268,7 @@ void RedisCounterStore::Enqueue(Worker& worker, std::size_t index, std::shared_p
   if (shard.failures >= options_.breaker_failures) {
     const bool open = std::chrono::steady_clock::now() < shard.open_until;
     if (open || shard.probing) {
+      Count(shard_metrics_[index].breaker_open);
       Guarded([&] { call->on_reply(nullptr); });  // fail fast while the breaker is open or a probe is out
       return;
     }
@@ -295,16 +336,21 @@ void RedisCounterStore::Flush(Worker& worker, std::size_t index) {
     Answer(worker, index, *batch, reply);
   });
   if (!sent) {
+    Count(shard_metrics_[index].errors);
     Fail(worker, index, *batch);
     return;
   }
+  batch->sent_at = std::chrono::steady_clock::now();
   batch->timer.expires_after(options_.timeout);
   batch->timer.async_wait([this, &worker, index, batch](const boost::system::error_code& ec) {
     if (ec || batch->settled) return;
     // A loop that stalled (a busy machine) may find the timer due while the reply already waits
     // in the socket: read it before calling the shard late.
     worker.shards[index].connection->Poll();
-    if (!batch->settled) Fail(worker, index, *batch);
+    if (!batch->settled) {
+      Count(shard_metrics_[index].timeouts);
+      Fail(worker, index, *batch);
+    }
   });
 }
 
@@ -322,12 +368,17 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
         return;
       }
     }
+    Count(shard_metrics_[index].errors);
     Fail(worker, index, batch);
     return;
   }
   batch.settled = true;
   batch.timer.cancel();
   Shard& shard = worker.shards[index];
+  if (Histogram* duration = shard_metrics_[index].duration) {
+    duration->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.sent_at).count());
+  }
+  if (shard.failures >= options_.breaker_failures) breakers_open_[index].fetch_sub(1, std::memory_order_relaxed);
   shard.failures = 0;
   shard.probing = false;
   for (std::size_t i = 0; i < batch.calls.size(); ++i) Guarded([&] { batch.calls[i]->on_reply(reply->element[i]); });
@@ -341,6 +392,7 @@ void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch, bo
   if (count) {
     const bool was_open = shard.failures >= options_.breaker_failures;
     ++shard.failures;
+    if (!was_open && shard.failures >= options_.breaker_failures) breakers_open_[index].fetch_add(1, std::memory_order_relaxed);
     if (shard.failures >= options_.breaker_failures && (!was_open || shard.probing)) {
       shard.open_until = std::chrono::steady_clock::now() + options_.breaker_open;
       shard.probing = false;
@@ -414,6 +466,7 @@ void RedisCounterStore::Exact(Worker& worker, std::span<const LimitCheck> checks
     for (const std::size_t i : indexes) call->checks.push_back(checks[i]);
     call->on_reply = [this, join, indexes = std::move(indexes), raw = call.get(), policy](const redisReply* entry) {
       auto decided = DecodeAdmit(entry, raw->checks.size());
+      if (decided) CountDecided(raw->checks, *decided);
       std::vector<LimitDecision> decisions = decided ? std::move(*decided) : Fallback(raw->checks, raw->now, policy);
       for (std::size_t k = 0; k < indexes.size(); ++k) join->decisions[indexes[k]] = decisions[k];
       if (--join->outstanding == 0) join->done(std::move(join->decisions));
@@ -446,6 +499,7 @@ void RedisCounterStore::CheckChargeAndCount(std::span<const LimitCheck> checks, 
   call->on_reply = [this, raw = call.get(), policy = options.on_failure, done = std::move(done)](const redisReply* entry) {
     if (auto decided = DecodeAdmit(entry, raw->checks.size(), 2)) {
       const long long code = entry->element[0]->integer;
+      CountDecided(raw->checks, *decided);
       done(std::move(*decided), QuotaAnswer{true, code == kScriptQuotaBlocked, entry->element[1]->integer});
       return;
     }
@@ -600,6 +654,7 @@ void RedisCounterStore::Lease(Worker& worker, std::span<const LimitCheck> given,
                    : d.allowed           ? at
                                          : std::max(at, s.denied_until);
     }
+    CountDecided(attempt->checks, decisions);
     attempt->done(std::move(decisions));
   };
   (*run)();

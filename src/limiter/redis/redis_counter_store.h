@@ -35,10 +35,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "limiter/counter_store.h"
+#include "limiter/limiter_metrics.h"
 #include "limiter/memory_counter_store.h"
 #include "limiter/redis/shard_ring.h"
 
@@ -64,6 +67,7 @@ struct RedisLimiterOptions {
   std::chrono::milliseconds breaker_open{1000};
   std::chrono::milliseconds reconnect_delay{200};
   std::string key_prefix = "tg:";
+  LimiterMetrics* metrics = nullptr;  // borrowed; nullptr: no metrics
 };
 
 class RedisCounterStore final : public CounterStore {
@@ -85,6 +89,12 @@ class RedisCounterStore final : public CounterStore {
   // Drops every thread's connections, answering what is in flight by its failure policy. Call
   // after the worker loops stopped and before they are destroyed (connections live on them).
   void Close();
+  // False while some worker's circuit breaker for shard `index` (in --limiter order) is open.
+  bool ShardUp(std::size_t index) const;
+  // Asks every shard PING on a connection of its own, each within `timeout` (for /readyz; the
+  // caller's thread blocks meanwhile). The name of the first shard that did not answer PONG, or "".
+  std::string FirstShardNotAnswering(std::chrono::milliseconds timeout) const;
+  const std::vector<RedisShardAddress>& shards() const { return options_.shards; }
 
   const ShardRing& ring() const { return ring_; }
   const RedisLimiterOptions& options() const { return options_; }
@@ -106,6 +116,8 @@ class RedisCounterStore final : public CounterStore {
   // Answers every call of the batch by its policy; `count` false when the shard is not to blame
   // (it lost the script), so the breaker does not count it.
   void Fail(Worker& worker, std::size_t shard, Batch& batch, bool count = true);
+  // Counts the decisions of a call the shard (or a lease) answered.
+  void CountDecided(std::span<const LimitCheck> checks, std::span<const LimitDecision> decisions);
   std::vector<LimitDecision> Fallback(std::span<const LimitCheck> checks, UnixMillis now,
                                       LimiterFailurePolicy policy);
   void Exact(Worker& worker, std::span<const LimitCheck> checks, UnixMillis now, const CheckOptions& options,
@@ -119,6 +131,10 @@ class RedisCounterStore final : public CounterStore {
   ShardRing ring_;
   MemoryCounterStore local_;
   const std::uint64_t id_;  // tells this store's per-thread workers from another's
+  // Per shard: how many workers' breakers are open (each worker has its own), for ShardUp.
+  std::unique_ptr<std::atomic<int>[]> breakers_open_;
+  std::optional<LimiterDecisions> decisions_;
+  std::vector<RedisShardMetrics> shard_metrics_;  // per shard; null pointers without metrics
   std::atomic<bool> closed_{false};  // after Close(), calls are answered by their policy
   std::mutex workers_mu_;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per event loop that has called

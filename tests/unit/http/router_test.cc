@@ -333,6 +333,19 @@ TEST_F(PrefixRouteTest, TheHandlerGetsTheRestOfThePathUnderTheLongestPrefix) {
   EXPECT_EQ(handler_calls_, 3);
 }
 
+TEST_F(PrefixRouteTest, AnswersNameTheirRouteForMetricsNeverTheRawPath) {
+  EXPECT_EQ(router_.Handle(Get("/things/inv_1.html")).route, "/things/*");
+  EXPECT_EQ(router_.Handle(Get("/things/special/a")).route, "/things/special/*");
+  EXPECT_EQ(router_.Handle(Get("/livez")).route, "/livez");
+  // Errors too: a route's 401 is that route's; an unknown path is "other", whatever it is.
+  EXPECT_EQ(router_.Handle(Get("/things/x", "Bearer wrong")).route, "/things/*");
+  EXPECT_EQ(router_.Handle(Get("/no/such/path/req_123")).route, Router::kUnknownRoute);
+  HttpRequest rpc;
+  rpc.method = "GET";  // 405
+  rpc.path = "/v2/keys.echo";
+  EXPECT_EQ(router_.Handle(rpc).route, "/v2/keys.echo");
+}
+
 TEST_F(PrefixRouteTest, ThePrefixAloneOrAnotherPathIs404AndExactRoutesComeFirst) {
   for (const char* path : {"/things/", "/things", "/thingsx/y", "/other/things/y"}) {
     const HttpResponse response = router_.Handle(Get(path));

@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -48,8 +49,10 @@ HttpResponse Streamed(BodyProducer producer) {
 
 class ServerStreamTest : public ::testing::Test {
  protected:
-  void Start(std::chrono::milliseconds write_timeout = std::chrono::milliseconds(5'000)) {
+  void Start(std::chrono::milliseconds write_timeout = std::chrono::milliseconds(5'000),
+             decltype(ServerOptions::on_answer) on_answer = nullptr) {
     ServerOptions options;
+    options.on_answer = std::move(on_answer);
     options.port = 0;
     options.workers = 1;
     options.write_timeout = write_timeout;
@@ -89,6 +92,8 @@ class ServerStreamTest : public ::testing::Test {
     }
     HttpResponse response;
     response.body = R"({"plain":true})";
+    if (request.path == "/teapot") response.status = 418;
+    response.route = "/plain-route";
     return response;
   }
 
@@ -153,6 +158,34 @@ TEST_F(ServerStreamTest, StreamsChunkedAndKeepsTheConnectionForTheNextRequest) {
   http::response<http::string_body> plain;
   http::read(*stream, buffer, plain);
   EXPECT_EQ(plain.body(), R"({"plain":true})");
+}
+
+TEST_F(ServerStreamTest, EveryAnswerIsReportedWithItsRouteStatusAndDuration) {
+  struct Answer {
+    std::string route;
+    unsigned status;
+    std::chrono::nanoseconds elapsed;
+  };
+  std::mutex mu;
+  std::vector<Answer> answers;
+  Start(std::chrono::milliseconds(5'000), [&](std::string_view route, unsigned status, std::chrono::nanoseconds elapsed) {
+    std::lock_guard lock(mu);
+    answers.push_back({std::string(route), status, elapsed});
+  });
+  auto stream = Connect();
+  beast::flat_buffer buffer;
+  for (const char* target : {"/plain", "/teapot"}) {
+    Send(*stream, target);
+    http::response<http::string_body> response;
+    http::read(*stream, buffer, response);
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].route, "/plain-route");
+  EXPECT_EQ(answers[0].status, 200u);
+  EXPECT_EQ(answers[1].status, 418u);
+  EXPECT_GT(answers[1].elapsed.count(), 0);
+  EXPECT_LT(answers[1].elapsed, std::chrono::seconds(5));
 }
 
 TEST_F(ServerStreamTest, PipelinedRequestsAreAnsweredInOrder) {

@@ -157,6 +157,37 @@ TEST_F(RedisCounterStoreTest, AnOpenBreakerAnswersAtOnce) {
   EXPECT_TRUE(inline_answer) << "with the breaker open, no batch waits for the shard";
 }
 
+TEST_F(RedisCounterStoreTest, CountsDecisionsRoundTripsFailuresAndBreakerState) {
+  MetricsRegistry registry;
+  LimiterMetrics metrics(registry);
+  RedisLimiterOptions live = Options();
+  live.metrics = &metrics;
+  RedisCounterStore store(live);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call(store, {Fixed("{k:m}x", 2)}));
+  ASSERT_TRUE(Call(store, {Fixed("{k:m}x", 2, /*cost=*/0)}));  // a peek decides nothing
+  EXPECT_EQ(store.FirstShardNotAnswering(std::chrono::milliseconds(200)), "");
+  EXPECT_TRUE(store.ShardUp(0));
+
+  RedisLimiterOptions dead = Options(/*live=*/false);
+  dead.metrics = &metrics;
+  dead.breaker_failures = 2;
+  dead.breaker_open = std::chrono::seconds(30);
+  RedisCounterStore down(dead);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call(down, {Fixed("{k:m}x", 2)}, {LimiterFailurePolicy::kFailOpen}));
+  EXPECT_FALSE(down.ShardUp(0)) << "two failures opened the breaker";
+  EXPECT_EQ(down.FirstShardNotAnswering(std::chrono::milliseconds(200)), dead.shards[0].name());
+
+  const std::string text = registry.Render();
+  const std::string live_shard = "shard=\"" + live.shards[0].name() + "\"";
+  const std::string dead_shard = "shard=\"" + dead.shards[0].name() + "\"";
+  EXPECT_NE(text.find("tollgate_limiter_decisions_total{backend=\"redis\",decision=\"allowed\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tollgate_limiter_decisions_total{backend=\"redis\",decision=\"limited\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tollgate_limiter_decisions_total{backend=\"redis\",decision=\"fail_open\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tollgate_redis_command_duration_seconds_count{" + live_shard + "} 4\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tollgate_redis_errors_total{" + dead_shard + ",kind=\"error\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tollgate_redis_errors_total{" + dead_shard + ",kind=\"breaker_open\"} 1\n"), std::string::npos) << text;
+}
+
 TEST_F(RedisCounterStoreTest, LeaseModeTakesChunksAndDecidesLocally) {
   RedisLimiterOptions options = Options();
   options.mode = LimiterMode::kLease;
