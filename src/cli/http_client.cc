@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "cli/duration.h"
+#include "common/text.h"
 
 namespace tollgate {
 
@@ -33,26 +34,6 @@ constexpr std::string_view kScheme = "http://";
 
 Error BadUrl(std::string_view url, std::string_view why) {
   return Error::InvalidInput(fmt::format("invalid tollgate URL \"{}\": {}", url, why));
-}
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const char c =
-        text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
-
-bool IsValidPort(std::string_view port) {
-  if (port.empty() || port.size() > 5) return false;
-  int value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  return value >= 1 && value <= 65535;
 }
 
 // What one exchange produced; written by the coroutine, read after the io_context stops.

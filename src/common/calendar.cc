@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 namespace tollgate {
 
@@ -47,6 +48,16 @@ UnixMillis NextMonthlyBoundary(UnixMillis t, unsigned day_of_month) {
   const int year = now.month == 12 ? now.year + 1 : now.year;
   const unsigned month = now.month == 12 ? 1 : now.month + 1;
   return FromCivil({year, month, std::min(day_of_month, DaysInMonth(year, month))});
+}
+
+std::string FormatIsoMillis(UnixMillis t) {
+  const UnixMillis ms_of_day = t - StartOfDay(t);
+  const CivilDate date = ToCivil(t);
+  char text[40];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", date.year, date.month, date.day,
+                static_cast<int>(ms_of_day / 3'600'000), static_cast<int>(ms_of_day / 60'000 % 60),
+                static_cast<int>(ms_of_day / 1'000 % 60), static_cast<int>(ms_of_day % 1'000));
+  return text;
 }
 
 }  // namespace tollgate

@@ -2,6 +2,8 @@
 // refills (and later quota and billing periods) are aligned to. No time zones, no leap seconds.
 #pragma once
 
+#include <string>
+
 #include "common/clock.h"
 
 namespace tollgate {
@@ -25,5 +27,8 @@ UnixMillis LastMonthlyBoundary(UnixMillis t, unsigned day_of_month);
 
 // The earliest instant > t that is such a boundary (when the next monthly refill happens).
 UnixMillis NextMonthlyBoundary(UnixMillis t, unsigned day_of_month);
+
+// ISO-8601 / RFC 3339 in UTC with milliseconds: "2024-01-31T23:59:59.123Z".
+std::string FormatIsoMillis(UnixMillis t);
 
 }  // namespace tollgate

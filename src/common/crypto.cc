@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 namespace tollgate {
@@ -53,6 +54,17 @@ std::string ToHex(const std::uint8_t* data, std::size_t size) {
 std::string Sha256Hex(std::string_view data) {
   const Sha256Digest digest = Sha256(data);
   return ToHex(digest.data(), digest.size());
+}
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+  std::uint8_t mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), mac, &size) == nullptr) {
+    std::fputs("tollgate: HMAC-SHA256 failed; refusing to continue\n", stderr);
+    std::abort();
+  }
+  return ToHex(mac, size);
 }
 
 std::vector<std::uint8_t> RandomBytes(std::size_t count) {

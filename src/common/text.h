@@ -44,6 +44,28 @@ constexpr bool IsValidLimitName(std::string_view name) {
   return true;
 }
 
+// Whether `text` starts with `lower_prefix` (lower-case ASCII), ignoring the case of `text`: URL
+// schemes ("HTTPS://" is "https://").
+constexpr bool StartsWithNoCase(std::string_view text, std::string_view lower_prefix) {
+  if (text.size() < lower_prefix.size()) return false;
+  for (std::size_t i = 0; i < lower_prefix.size(); ++i) {
+    const char c = text[i] >= 'A' && text[i] <= 'Z' ? static_cast<char>(text[i] - 'A' + 'a') : text[i];
+    if (c != lower_prefix[i]) return false;
+  }
+  return true;
+}
+
+// A TCP port as a URL writes it: 1 to 5 decimal digits, 1..65535.
+constexpr bool IsValidPort(std::string_view port) {
+  if (port.empty() || port.size() > 5) return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value >= 1 && value <= 65535;
+}
+
 // A URL with its password replaced by "***" (scheme://user:***@host/..., and a password=
 // query parameter), for logs and errors.
 inline std::string RedactUrlPassword(std::string_view url) {

@@ -3,7 +3,6 @@
 #include <memory>
 #include <utility>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -58,13 +57,6 @@ class UsageExportBodyState {
 };
 
 }  // namespace
-
-std::string FormatIsoMillis(UnixMillis t) {
-  const UnixMillis ms_of_day = t - StartOfDay(t);
-  const CivilDate date = ToCivil(t);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", date.year, date.month, date.day,
-                     ms_of_day / 3'600'000, ms_of_day / 60'000 % 60, ms_of_day / 1'000 % 60, ms_of_day % 1'000);
-}
 
 void AppendCsvField(std::string_view value, std::string& out) {
   if (value.find_first_of(",\"\r\n") == std::string_view::npos) {

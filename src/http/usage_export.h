@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/calendar.h"  // FormatIsoMillis
 #include "common/clock.h"
 #include "http/message.h"
 #include "usage/usage_event.h"
@@ -18,9 +19,6 @@ enum class UsageExportFormat { kCsv, kNdjson };
 
 // ~200 bytes of text per event: a page is a ~200 KB chunk and one short store read.
 inline constexpr std::size_t kUsageExportPageSize = 1000;
-
-// "2024-01-31T23:59:59.123Z".
-std::string FormatIsoMillis(UnixMillis t);
 
 // One RFC 4180 field: as is, or in double quotes (each quote doubled) when it holds a comma, a
 // double quote, CR or LF. Values are never otherwise altered.

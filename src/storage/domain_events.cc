@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alerts/alert_json.h"
+#include "alerts/webhook_payload.h"
 #include "common/ids.h"
 
 namespace tollgate::storage {
@@ -81,6 +83,13 @@ Event UsageBatchEvent(std::span<const UsageEvent> events, UnixMillis at) {
     to = std::max(to, event.at);
   }
   return Make("usage.batch", {{"events", events.size()}, {"valid", valid}, {"from", from}, {"to", to}}, at);
+}
+
+AlertNotice AlertTransitionNotice(const Alert& alert, std::span<const Webhook> webhooks, UnixMillis at) {
+  AlertNotice notice;
+  notice.event = Make(AlertEventType(alert.state), AlertToJson(alert), at);
+  notice.deliveries = DeliveriesFor(notice.event.id, alert, webhooks, at);
+  return notice;
 }
 
 }  // namespace tollgate::storage

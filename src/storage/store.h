@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "alerts/alert_store.h"
 #include "auth/root_key_store.h"
 #include "billing/billing_store.h"
 #include "events/outbox_store.h"
@@ -22,7 +23,7 @@ namespace tollgate {
 class Store : public KeyStore, public RootKeyStore, public TierStore, public QuotaStore,
               public RatelimitStore, public UsageStore,
               public UsageQueryStore, public MeterStore, public BillingStore, public UsageExportStore,
-              public OutboxStore {
+              public AlertStore, public OutboxStore {
  public:
   // Answers whether the store is reachable right now (for /readyz).
   virtual Status Ping() = 0;

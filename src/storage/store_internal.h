@@ -1,12 +1,17 @@
 // Helpers shared by every Store backend (storage/sqlite, storage/postgres): the UTC buckets of
 // the usage and meter rollups, so that all of them bucket the same event into the same minute,
-// hour, day and month, and the error context every backend puts in front of its driver's words.
+// hour, day and month, the error context every backend puts in front of its driver's words, and the
+// pages of the history tables (alerts, webhook deliveries).
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/calendar.h"
@@ -65,6 +70,31 @@ inline std::vector<RollupRange> RollupRanges(UnixMillis from, UnixMillis to) {
   ranges.push_back({"day", first_day, last_day});
   if (last_day < to) ranges.push_back({"minute", last_day, to});
   return ranges;
+}
+
+// Pages of rows ordered by an insertion sequence, newest first (alert history, webhook
+// deliveries): the store reads limit + 1 rows below the cursor, and the extra row says there is
+// a next page, which starts below the last row shown.
+inline constexpr std::int64_t kNoSeqCursor = std::numeric_limits<std::int64_t>::max();
+
+template <typename Item>
+std::vector<Item> WithoutSeqs(std::vector<std::pair<std::int64_t, Item>> rows) {
+  std::vector<Item> items;
+  items.reserve(rows.size());
+  for (auto& row : rows) items.push_back(std::move(row.second));
+  return items;
+}
+
+// The first `limit` of rows read with limit + 1, and the next page's cursor when there are more.
+template <typename Item>
+std::pair<std::vector<Item>, std::optional<std::int64_t>> SeqPage(std::vector<std::pair<std::int64_t, Item>> rows,
+                                                                  std::size_t limit) {
+  std::optional<std::int64_t> next;
+  if (rows.size() > limit) {
+    rows.resize(limit);
+    next = rows.back().first;
+  }
+  return {WithoutSeqs(std::move(rows)), next};
 }
 
 }  // namespace tollgate::storage

@@ -208,6 +208,79 @@ CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 )sql";
 
+// Customer alerts (issue 8): the SQLite schema's version 9 (storage/sqlite/migrations.cc has the
+// reasons), with PostgreSQL's types.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE alert_rules (
+  id                TEXT PRIMARY KEY,
+  name              TEXT NOT NULL DEFAULT '',
+  kind              TEXT NOT NULL CHECK (kind IN ('quota_percent', 'credits_below', 'ratelimit_breaches')),
+  threshold         BIGINT NOT NULL,
+  resolve_threshold BIGINT NOT NULL,
+  window_seconds    BIGINT NOT NULL DEFAULT 0 CHECK (window_seconds BETWEEN 0 AND 86400),
+  identity_id       TEXT NOT NULL DEFAULT '',
+  external_id       TEXT NOT NULL DEFAULT '',
+  tier              TEXT NOT NULL DEFAULT '',
+  created_at        BIGINT NOT NULL,
+  deleted_at        BIGINT
+);
+
+CREATE TABLE alerts (
+  seq            BIGSERIAL PRIMARY KEY,
+  id             TEXT NOT NULL UNIQUE,
+  rule_id        TEXT NOT NULL REFERENCES alert_rules (id),
+  kind           TEXT NOT NULL,
+  subject        TEXT NOT NULL,
+  identity_id    TEXT NOT NULL DEFAULT '',
+  external_id    TEXT NOT NULL DEFAULT '',
+  key_id         TEXT NOT NULL DEFAULT '',
+  tier           TEXT NOT NULL DEFAULT '',
+  value          BIGINT NOT NULL,
+  threshold      BIGINT NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+  origin         TEXT NOT NULL DEFAULT '',
+  fired_at       BIGINT NOT NULL,
+  resolved_at    BIGINT,
+  resolved_value BIGINT,
+  CHECK ((state = 'resolved') = (resolved_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (rule_id, subject) WHERE state = 'firing';
+CREATE INDEX alerts_by_rule ON alerts (rule_id, seq);
+CREATE INDEX alerts_by_identity ON alerts (identity_id, seq);
+
+CREATE TABLE webhooks (
+  id          TEXT PRIMARY KEY,
+  url         TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  format      TEXT NOT NULL CHECK (format IN ('tollgate', 'alertmanager')),
+  events      TEXT NOT NULL,
+  secret      TEXT NOT NULL,
+  created_at  BIGINT NOT NULL,
+  deleted_at  BIGINT
+);
+
+CREATE TABLE webhook_deliveries (
+  seq              BIGSERIAL PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  webhook_id       TEXT NOT NULL REFERENCES webhooks (id),
+  event_id         TEXT NOT NULL,
+  event_type       TEXT NOT NULL,
+  payload          TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts         BIGINT NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_status_code BIGINT,
+  last_error       TEXT NOT NULL DEFAULT '',
+  next_attempt_at  BIGINT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  delivered_at     BIGINT,
+  claimed_by       TEXT,
+  claimed_until    BIGINT,
+  UNIQUE (webhook_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
+)sql";
+
 struct PgMigration {
   int version;
   const char* sql;
@@ -215,6 +288,7 @@ struct PgMigration {
 
 constexpr std::array kPgMigrations = {
     PgMigration{1, kSchemaV1},
+    PgMigration{2, kSchemaV2},
 };
 
 // Any constant will do as long as nothing else in the database uses it: "tollgate" in ASCII.

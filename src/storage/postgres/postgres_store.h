@@ -115,6 +115,25 @@ class PostgresStore final : public Store {
   Result<UsageExportPage> ExportUsagePage(const UsageExportFilter& filter, const std::optional<UsageExportCursor>& after,
                                           std::size_t limit) override;
 
+  // AlertStore (postgres_alerts.cc)
+  Status InsertAlertRule(const AlertRule& rule) override;
+  Result<std::vector<AlertRule>> ListAlertRules() override;
+  Status DeleteAlertRule(const std::string& rule_id, UnixMillis now) override;
+  Result<bool> OpenAlert(const Alert& alert) override;
+  Result<std::optional<Alert>> ResolveAlert(const std::string& rule_id, const std::string& subject, std::int64_t value,
+                                            UnixMillis now) override;
+  Result<std::vector<Alert>> ListOpenAlerts() override;
+  Result<AlertPage> ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before, std::size_t limit) override;
+  Status InsertWebhook(const Webhook& webhook) override;
+  Result<std::vector<Webhook>> ListWebhooks() override;
+  Status DeleteWebhook(const std::string& webhook_id, UnixMillis now) override;
+  Result<std::vector<WebhookDelivery>> ClaimDueDeliveries(const std::string& node, std::size_t limit, UnixMillis now,
+                                                          std::int64_t lease_ms) override;
+  Status RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) override;
+  Result<DeliveryPage> ListDeliveries(const DeliveryFilter& filter, std::optional<std::int64_t> before,
+                                      std::size_t limit) override;
+  Result<std::int64_t> CountPendingDeliveries() override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id, UnixMillis now) override;
@@ -139,6 +158,9 @@ class PostgresStore final : public Store {
 
   // Writes one event into the outbox inside the caller's transaction (postgres_outbox.cc).
   static Status WriteEvent(PgConnection& connection, const Event& event);
+  // Writes the event of an alert's transition and its deliveries to the live webhooks, inside the
+  // caller's transaction, the event last (postgres_alerts.cc).
+  static Status WriteAlertNotice(PgConnection& connection, const Alert& alert, UnixMillis at);
   // The first row of an identity query with $1 = value (postgres_store.cc).
   static Result<std::optional<Identity>> SelectIdentity(PgConnection& connection, std::string_view query,
                                                         const std::string& value);

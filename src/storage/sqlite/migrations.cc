@@ -295,6 +295,90 @@ CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 )sql";
 
+// Customer alerts (issue 8, alerts/alert_store.h).
+//
+// alert_rules: soft-deleted, so that the history of a deleted rule still names it. A rule's scope
+// is one identity (identity_id and its external_id), one tier, or neither (every customer); ''
+// for "none", like the usage tables' dimensions.
+// alerts: the history. subject is the rule's unit of evaluation ("i:<identityId>" or
+// "k:<keyId>"); the partial unique index allows one open (firing) alert per rule and subject,
+// which is how nodes that see the same crossing fire it once. seq orders the history.
+// webhooks: secret is kept in full (every delivery is signed with it); soft-deleted like rules.
+// webhook_deliveries: one per event and webhook (unique), with the body fixed at write time;
+// claimed_by / claimed_until let one dispatcher at a time attempt a pending delivery.
+constexpr const char* kSchemaV9 = R"sql(
+CREATE TABLE alert_rules (
+  id                TEXT PRIMARY KEY,
+  name              TEXT NOT NULL DEFAULT '',
+  kind              TEXT NOT NULL CHECK (kind IN ('quota_percent', 'credits_below', 'ratelimit_breaches')),
+  threshold         INTEGER NOT NULL,
+  resolve_threshold INTEGER NOT NULL,
+  window_seconds    INTEGER NOT NULL DEFAULT 0 CHECK (window_seconds BETWEEN 0 AND 86400),
+  identity_id       TEXT NOT NULL DEFAULT '',
+  external_id       TEXT NOT NULL DEFAULT '',
+  tier              TEXT NOT NULL DEFAULT '',
+  created_at        INTEGER NOT NULL,
+  deleted_at        INTEGER
+);
+
+CREATE TABLE alerts (
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+  id             TEXT NOT NULL UNIQUE,
+  rule_id        TEXT NOT NULL REFERENCES alert_rules (id),
+  kind           TEXT NOT NULL,
+  subject        TEXT NOT NULL,
+  identity_id    TEXT NOT NULL DEFAULT '',
+  external_id    TEXT NOT NULL DEFAULT '',
+  key_id         TEXT NOT NULL DEFAULT '',
+  tier           TEXT NOT NULL DEFAULT '',
+  value          INTEGER NOT NULL,
+  threshold      INTEGER NOT NULL,
+  state          TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+  origin         TEXT NOT NULL DEFAULT '',
+  fired_at       INTEGER NOT NULL,
+  resolved_at    INTEGER,
+  resolved_value INTEGER,
+  CHECK ((state = 'resolved') = (resolved_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (rule_id, subject) WHERE state = 'firing';
+-- alerts.list filtered by rule or identity, newest first.
+CREATE INDEX alerts_by_rule ON alerts (rule_id, seq);
+CREATE INDEX alerts_by_identity ON alerts (identity_id, seq);
+
+CREATE TABLE webhooks (
+  id          TEXT PRIMARY KEY,
+  url         TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  format      TEXT NOT NULL CHECK (format IN ('tollgate', 'alertmanager')),
+  events      TEXT NOT NULL,
+  secret      TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  deleted_at  INTEGER
+);
+
+CREATE TABLE webhook_deliveries (
+  seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+  id               TEXT NOT NULL UNIQUE,
+  webhook_id       TEXT NOT NULL REFERENCES webhooks (id),
+  event_id         TEXT NOT NULL,
+  event_type       TEXT NOT NULL,
+  payload          TEXT NOT NULL,
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  last_status_code INTEGER,
+  last_error       TEXT NOT NULL DEFAULT '',
+  next_attempt_at  INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  delivered_at     INTEGER,
+  claimed_by       TEXT,
+  claimed_until    INTEGER,
+  UNIQUE (webhook_id, event_id)
+);
+-- The dispatcher's look-up of due deliveries, and webhooks.listDeliveries by webhook.
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
@@ -304,6 +388,7 @@ constexpr std::array kMigrations = {
     Migration{6, kSchemaV6},
     Migration{7, kSchemaV7},
     Migration{8, kSchemaV8},
+    Migration{9, kSchemaV9},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

@@ -24,6 +24,7 @@ namespace {
 
 using sqlite_internal::During;
 using sqlite_internal::kUsageGranularities;
+using sqlite_internal::RunOnOne;
 using sqlite_internal::UsageBucketStart;
 using sqlite_internal::WriteEvent;
 using sqlite_internal::WriteWithEvent;
@@ -509,14 +510,6 @@ Result<std::vector<RatelimitOverride>> ReadOverrides(SqliteStatement& statement)
                                           .created_at = statement.ColumnInt64(5),
                                           .updated_at = statement.ColumnInt64(6)});
   }
-}
-
-// Runs a write that must touch exactly one live row; zero rows changed means `missing`.
-Status RunOnOne(SqliteConnection& connection, SqliteStatement& statement, std::string_view what,
-                std::string missing) {
-  if (auto ran = statement.Run(); !ran) return Fail(During(what, std::move(ran.error())));
-  if (connection.Changes() == 0) return Fail(Error::NotFound(std::move(missing)));
-  return {};
 }
 
 }  // namespace

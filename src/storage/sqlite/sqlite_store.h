@@ -111,6 +111,25 @@ class SqliteStore final : public Store {
   Result<UsageExportPage> ExportUsagePage(const UsageExportFilter& filter, const std::optional<UsageExportCursor>& after,
                                           std::size_t limit) override;
 
+  // AlertStore (sqlite_alerts.cc)
+  Status InsertAlertRule(const AlertRule& rule) override;
+  Result<std::vector<AlertRule>> ListAlertRules() override;
+  Status DeleteAlertRule(const std::string& rule_id, UnixMillis now) override;
+  Result<bool> OpenAlert(const Alert& alert) override;
+  Result<std::optional<Alert>> ResolveAlert(const std::string& rule_id, const std::string& subject, std::int64_t value,
+                                            UnixMillis now) override;
+  Result<std::vector<Alert>> ListOpenAlerts() override;
+  Result<AlertPage> ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before, std::size_t limit) override;
+  Status InsertWebhook(const Webhook& webhook) override;
+  Result<std::vector<Webhook>> ListWebhooks() override;
+  Status DeleteWebhook(const std::string& webhook_id, UnixMillis now) override;
+  Result<std::vector<WebhookDelivery>> ClaimDueDeliveries(const std::string& node, std::size_t limit, UnixMillis now,
+                                                          std::int64_t lease_ms) override;
+  Status RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) override;
+  Result<DeliveryPage> ListDeliveries(const DeliveryFilter& filter, std::optional<std::int64_t> before,
+                                      std::size_t limit) override;
+  Result<std::int64_t> CountPendingDeliveries() override;
+
   // RootKeyStore
   Status InsertRootKey(const RootKey& key) override;
   Status DeleteRootKey(const std::string& id, UnixMillis now) override;
@@ -143,6 +162,9 @@ class SqliteStore final : public Store {
   // mutex held (sqlite_meters.cc).
   Status ReadMeterTotals(const UsageFilter& filter, std::size_t g, UsageSummary& summary);
   Result<std::vector<UsagePoint>> MeterTimeseries(const UsageFilter& filter, std::size_t g);
+  // Writes the event of an alert's transition and its deliveries to the live webhooks, inside the
+  // caller's transaction; mutex held (sqlite_alerts.cc).
+  Status WriteAlertNotice(const Alert& alert, UnixMillis at);
 
   std::mutex mutex_;
   SqliteConnection connection_;  // guarded by mutex_
