@@ -7,6 +7,7 @@
 #                                              when none are left, removes <dir>
 #   redis.sh kill <dir> <port>                 SIGKILLs one shard (a crash, for failure tests)
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 command=${1:?usage: redis.sh start|stop|kill <dir> [port ...]}
 dir=${2:?usage: redis.sh start|stop|kill <dir> [port ...]}
@@ -34,15 +35,8 @@ start_one() {
 }
 
 stop_one() {
-  local home="$dir/$1"
-  if [ -f "$home/redis.pid" ]; then
-    local pid
-    pid=$(cat "$home/redis.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$home"
+  stop_pidfile "$dir/$1/redis.pid"
+  rm -rf "${dir:?}/$1"
 }
 
 case "$command" in
