@@ -47,6 +47,14 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--usage-retention-days", c.usage_retention_days,
                    "raw usage events are kept this many days (rollups are kept)")
       ->envname("TOLLGATE_USAGE_RETENTION_DAYS")->check(CLI::Range(1, 3650))->capture_default_str();
+  serve.add_option("--webhook-retry-base-ms", c.webhook_retry_base_ms,
+                   "first wait before a failed webhook delivery is retried; doubles each attempt (with jitter)")
+      ->envname("TOLLGATE_WEBHOOK_RETRY_BASE_MS")->check(CLI::Range(1, 3'600'000))->capture_default_str();
+  serve.add_option("--webhook-retry-max-ms", c.webhook_retry_max_ms, "longest wait between two attempts of a webhook delivery")
+      ->envname("TOLLGATE_WEBHOOK_RETRY_MAX_MS")->check(CLI::Range(1, 86'400'000))->capture_default_str();
+  serve.add_option("--webhook-max-attempts", c.webhook_max_attempts,
+                   "attempts of a webhook delivery before it is marked failed")
+      ->envname("TOLLGATE_WEBHOOK_MAX_ATTEMPTS")->check(CLI::Range(1, 1000))->capture_default_str();
   serve.add_option("--default-tier", c.default_tier,
                    "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
       ->envname("TOLLGATE_DEFAULT_TIER");
@@ -80,6 +88,10 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--limiter-expected-nodes", c.limiter_expected_nodes,
                    "the local failure policy enforces limit / this on each node")
       ->envname("TOLLGATE_LIMITER_EXPECTED_NODES")->check(CLI::Range(1, 1000))->capture_default_str();
+  serve.add_option("--log-format", c.log_format, "json (one object per line, for log shippers) or text")
+      ->envname("TOLLGATE_LOG_FORMAT")->check(CLI::IsMember({"json", "text"}))->capture_default_str();
+  serve.add_option("--metrics", c.metrics, "serve Prometheus metrics at GET /metrics (false: record none)")
+      ->envname("TOLLGATE_METRICS")->capture_default_str();
   serve.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("TOLLGATE_LOG_LEVEL")->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))->capture_default_str();
   serve.footer(

@@ -27,10 +27,15 @@ struct ServeConfig {
   std::size_t max_connections = 10'000;
   int shutdown_timeout_ms = 4'000;
   std::string log_level = "info";
+  std::string log_format = "json";  // or text
+  bool metrics = true;              // GET /metrics; off only to measure what metrics cost
   int usage_flush_interval_ms = 100;      // the usage recorder writes a batch this often
   std::size_t usage_flush_batch = 10'000;  // ... or as soon as one worker buffered this many events
   std::size_t usage_max_buffered = 1'000'000;  // while the store fails, events beyond this go to the spill file
   int usage_retention_days = 35;          // raw usage events older than this are deleted (rollups stay)
+  int webhook_retry_base_ms = 1'000;     // a failed webhook delivery waits about this long, doubling each time
+  int webhook_retry_max_ms = 600'000;    // ... up to this
+  int webhook_max_attempts = 20;         // then the delivery fails for good
   std::string default_tier;  // "" = keys without any tier get no tier limits
   std::string usage_spill_file;  // "" = usage-spill.ndjson next to the SQLite file, or ./data/ for PostgreSQL
   std::string events = "inprocess";  // or amqp://user:password@host:port/vhost

@@ -8,13 +8,21 @@
 #include <filesystem>
 #include <cstdio>
 #include <iostream>
+#include <span>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "app/logging.h"
+#include "app/serve_metrics.h"
 #include "app/tier_config.h"
+#include "alerts/alert_facts.h"
+#include "alerts/alert_monitor.h"
+#include "alerts/alert_service.h"
+#include "alerts/store_taps.h"
+#include "alerts/webhook_dispatcher.h"
 #include "auth/root_key_service.h"
 #include "common/calendar.h"
 #include "common/text.h"
@@ -82,10 +90,7 @@ Result<EventBusPtr> OpenEventBus(const ServeConfig& config, const std::string& n
 }  // namespace
 
 int RunServe(const ServeConfig& config) {
-  auto logger = spdlog::stderr_color_mt("tollgate");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  SetUpLogging(config.log_format, config.log_level);
 
   auto fail = [](const Error& error) {
     spdlog::critical("cannot start: {}", error.detail);
@@ -93,6 +98,15 @@ int RunServe(const ServeConfig& config) {
   };
   auto server_options = ToServerOptions(config);
   if (!server_options) return fail(server_options.error());
+  // --metrics false records nothing at all (the hot path skips every instrument): what the
+  // benchmark compares against.
+  std::unique_ptr<ServeMetrics> metrics = config.metrics ? std::make_unique<ServeMetrics>() : nullptr;
+  if (metrics) {
+    server_options->on_answer = [&http = metrics->http](std::string_view route, unsigned status,
+                                                        std::chrono::nanoseconds elapsed) {
+      http.Observe(route, status, elapsed);
+    };
+  }
 
   // SIGTERM/SIGINT are waited for on this thread's io_context, registered before anything slow
   // so an early signal is not lost.
@@ -143,6 +157,7 @@ int RunServe(const ServeConfig& config) {
   auto policies = ParseFailurePolicies(config.limiter_failure_policy);
   if (!policies) return fail(policies.error());
   MemoryCounterStore local_limiter;
+  if (metrics) local_limiter.SetMetrics(&metrics->memory_decisions);
   std::unique_ptr<RedisCounterStore> redis_limiter;
   if (!shards->empty()) {
     RedisLimiterOptions options;
@@ -151,10 +166,15 @@ int RunServe(const ServeConfig& config) {
     options.timeout = std::chrono::milliseconds(config.limiter_timeout_ms);
     options.lease_percent = config.limiter_lease_percent;
     options.expected_nodes = config.limiter_expected_nodes;
+    if (metrics) options.metrics = &metrics->limiter;
     redis_limiter = std::make_unique<RedisCounterStore>(std::move(options));
   }
   CounterStore& limiter = redis_limiter ? static_cast<CounterStore&>(*redis_limiter) : local_limiter;
-  QuotaTracker quota(**store);
+  // Customer alerts (alerts/) hear of changed quota counters and of written usage through taps on
+  // the stores that the background writers use: nothing is added to the verify path.
+  AlertMonitor alert_monitor(**store, clock, {.node = node});
+  QuotaStoreTap quota_tap(**store, [&alert_monitor](std::span<const QuotaRow> rows) { alert_monitor.QuotaSaved(rows); });
+  QuotaTracker quota(quota_tap);
   if (auto loaded = quota.Load(QuotaPeriodOf(clock.NowMillis())); !loaded) return fail(loaded.error());
   Verifier verifier(**keys, **tiers, limiter, quota, clock, *policies);
   UnixMillis last_prune = 0;  // touched only by the maintenance thread
@@ -193,18 +213,20 @@ int RunServe(const ServeConfig& config) {
   usage_options.flush_batch = config.usage_flush_batch;
   usage_options.max_buffered = config.usage_max_buffered;
   usage_options.spill_path = UsageSpillPath(config, *store_url);
+  if (metrics) usage_options.flush_duration = &metrics->usage_flush_duration;
   if (const auto dir = std::filesystem::path(usage_options.spill_path).parent_path(); !dir.empty()) {
     std::error_code error;
     std::filesystem::create_directories(dir, error);
     if (error) return fail(Error::Unavailable("cannot create " + dir.string() + " for the usage spill file: " + error.message()));
   }
-  auto usage = UsageRecorder::Start(**store, std::move(usage_options));
+  UsageStoreTap usage_tap(**store, [&alert_monitor](std::span<const UsageEvent> events) { alert_monitor.UsageWritten(events); });
+  auto usage = UsageRecorder::Start(usage_tap, std::move(usage_options));
   if (!usage) return fail(usage.error());
 
   Router router([&root_keys](std::string_view secret) { return (*root_keys)->Authenticate(secret); });
   AddApiRoutes(router, **keys);
   AddKeyRoutes(router, **keys);
-  AddVerifyRoutes(router, {**keys, verifier, local_limiter, **usage, clock});
+  AddVerifyRoutes(router, {**keys, verifier, local_limiter, **usage, clock, metrics ? &metrics->verifications : nullptr});
   AddRatelimitRoutes(router, **ratelimits, **usage, clock);
   AddIdentityRoutes(router, **keys);
   AddTierRoutes(router, **tiers);
@@ -214,18 +236,35 @@ int RunServe(const ServeConfig& config) {
   AddUsageIngestRoute(router, **store, **keys, clock);
   BillingService billing(**store, **tiers, clock);
   AddBillingRoutes(router, billing);
+  AlertService alerts(**store, **keys, **tiers, clock, [&alert_monitor] { alert_monitor.RulesChanged(); });
+  AddAlertRoutes(router, alerts);
   auto* amqp = dynamic_cast<AmqpEventBus*>(events->get());
-  AddHealthRoutes(router, [&store, amqp]() -> std::string {
-    if (!(*store)->Ping()) return "store";
-    if (amqp != nullptr && !amqp->Connected()) return "events";
-    return "";
-  });
+  // What /readyz and tollgate_ready check, in this order: the store answers, the broker is
+  // connected, every Redis shard answers PING (100 ms each).
+  Readiness readiness;
+  readiness.Add("store", [&store] { return static_cast<bool>((*store)->Ping()); });
+  if (amqp != nullptr) readiness.Add("events", [amqp] { return amqp->Connected(); });
+  if (redis_limiter) {
+    readiness.Add("limiter", [&redis_limiter] {
+      return redis_limiter->FirstShardNotAnswering(std::chrono::milliseconds(100)).empty();
+    });
+  }
+  AddHealthRoutes(router, [&readiness] { return readiness.FirstFailing(); });
+  AddMetricsRoute(router, metrics ? &metrics->registry : nullptr);
+  AddLogLevelRoute(router, {[](const std::string& level) { return SetLogLevel(level); }, [] { return CurrentLogLevel(); }});
 
   // Changes reach other nodes through the outbox: the relay publishes what this node's writes
   // put there, and the inbox applies what other nodes' writes put there (by the bus, or by
   // reading the outbox when the bus is down).
   OutboxRelay relay(**store, **events, clock, {.relay_name = node});
   relay.Start();
+  HttpServer* http_server = nullptr;  // set once the server runs; /metrics is only served after
+  if (metrics) {
+    AddScrapedMetrics(metrics->registry,
+                      {**usage, **keys, **store, relay, amqp, redis_limiter.get(),
+                       [&http_server] { return http_server != nullptr ? http_server->open_connections() : 0; },
+                       readiness, clock});
+  }
   EventInbox inbox(**store, {.node = node, .follow_interval = std::chrono::milliseconds(config.events_follow_interval_ms)});
   inbox.On("key.*", [&keys](const Event& event) { return (*keys)->ApplyKeyEvent(event); });
   inbox.On("api.deleted", [&keys](const Event& event) { return (*keys)->ApplyApiDeleted(event); });
@@ -245,11 +284,29 @@ int RunServe(const ServeConfig& config) {
     return fail(started.error());
   }
 
+  // Alert rules are evaluated once a second on a thread of their own; webhook deliveries go out
+  // from the dispatcher's thread, woken when an evaluation wrote new ones.
+  HttpWebhookSender webhook_sender;
+  WebhookDispatcher webhooks(**store, webhook_sender, clock,
+                             {.node = node,
+                              .retry = {.base_ms = config.webhook_retry_base_ms,
+                                        .max_ms = config.webhook_retry_max_ms,
+                                        .max_attempts = config.webhook_max_attempts}});
+  webhooks.Start();
+  if (metrics) AddAlertMetrics(metrics->registry, alert_monitor, webhooks, **store);
+  ServiceAlertFacts alert_facts(**keys, **tiers, quota, **store);
+  PeriodicTask alert_evaluation(std::chrono::seconds(1), [&] {
+    auto evaluated = alert_monitor.Evaluate(alert_facts);
+    if (!evaluated) spdlog::warn("alerts: rules not evaluated: {}", evaluated.error().detail);
+    if (evaluated && *evaluated) webhooks.Wake();
+  });
+
   auto server = HttpServer::Start(*server_options, [&router](const HttpRequest& request) { return router.Handle(request); });
   if (!server) {
     stop_events();
     return fail(server.error());
   }
+  http_server = server->get();
   spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}, limiter {}",
                server_options->address, (*server)->port(), node, (*keys)->cache().Size(),
                RedactUrlPassword(config.store), RedactUrlPassword(config.events), RedactUrlPassword(config.limiter));
@@ -259,6 +316,13 @@ int RunServe(const ServeConfig& config) {
     spdlog::info("limiter in lease mode: chunks of {}% of each limit; worst case per window and counter, {} nodes x {} "
                  "workers x chunk more than exact (none for fixed windows)",
                  config.limiter_lease_percent, config.limiter_expected_nodes, workers);
+    if (metrics) {
+      const double bound = config.limiter_expected_nodes * workers * config.limiter_lease_percent / 100.0;
+      metrics->registry.AddCallback("tollgate_limiter_lease_overadmission_ratio",
+                                    "Lease mode: the worst case of admissions above a limit per window, as a share of "
+                                    "the limit (nodes x workers x lease percent; none for fixed windows).",
+                                    MetricType::kGauge, {}, [bound](const MetricsRegistry::Emit& emit) { emit({}, bound); });
+    }
   }
 
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -271,6 +335,8 @@ int RunServe(const ServeConfig& config) {
   // The Redis connections live on the workers' event loops: closed while those still exist.
   if (redis_limiter) redis_limiter->Close();
   maintenance.Stop();
+  alert_evaluation.Stop();
+  webhooks.Stop();  // cuts off an attempt under way: its delivery is due again at the next start
   // The workers are done recording: write every event before the store closes.
   if (auto stopped = (*usage)->Stop(); !stopped) spdlog::error("usage events lost at shutdown: {}", stopped.error().detail);
   if (auto flushed = quota.Flush(); !flushed) spdlog::error("quota counters lost at shutdown: {}", flushed.error().detail);

@@ -5,9 +5,11 @@
 
 #include <functional>
 
+#include "alerts/alert_service.h"
 #include "auth/root_key_service.h"
 #include "billing/billing_service.h"
 #include "common/result.h"
+#include "metrics/registry.h"
 #include "http/router.h"
 #include "keys/key_service.h"
 #include "ratelimit/ratelimit_service.h"
@@ -15,6 +17,7 @@
 #include "usage/usage_export_store.h"
 #include "usage/usage_query_store.h"
 #include "usage/usage_recorder.h"
+#include "verify/verification_metrics.h"
 #include "verify/verifier.h"
 #include "tiers/tier_service.h"
 
@@ -29,6 +32,7 @@ struct VerifyRouteServices {
   CounterStore& limiter;  // also throttles unknown keys on keys.authorize
   UsageRecorder& usage;   // one event per verification the Verifier answered
   Clock& clock;
+  VerificationMetrics* metrics = nullptr;  // counts every verification answered; nullptr: none
 };
 // POST /v2/keys.verifyKey (root key) and GET /v2/keys.authorize (for gateways: the API key in
 // Authorization or X-API-Key; repeated unknown keys from one client address are throttled
@@ -54,8 +58,23 @@ void AddUsageIngestRoute(Router& router, MeterStore& meters, KeyService& keys, C
 // GET /billing/invoices/<invoiceId>.html, a printable page (tollgate's own; scopes billing.*.read
 // and billing.*.write).
 void AddBillingRoutes(Router& router, BillingService& billing);
+// alerts.{createRule,listRules,deleteRule,list} (scopes alerts.*.read / alerts.*.write) and
+// webhooks.{createWebhook,listWebhooks,deleteWebhook,listDeliveries} (webhooks.*.read / .write);
+// tollgate's own (alert_routes.cc).
+void AddAlertRoutes(Router& router, AlertService& alerts);
 // GET /livez, GET /readyz (503 naming the failing check), GET /v2/liveness.
 // `ready` returns the name of the first failing check, or "" when all pass.
 void AddHealthRoutes(Router& router, std::function<std::string()> ready);
+// GET /metrics: the registry in Prometheus' text format (no root key, like /livez: scrapers
+// rarely hold secrets, and nothing in it names a customer); 404 when `registry` is nullptr
+// (--metrics false).
+void AddMetricsRoute(Router& router, const MetricsRegistry* registry);
+// operations.setLogLevel {level} (scope operations.*.write): the log level from now on; answers
+// {level, previous}. Not persisted: a restart takes --log-level again.
+struct LogLevelControl {
+  std::function<Status(const std::string& level)> set;
+  std::function<std::string()> get;
+};
+void AddLogLevelRoute(Router& router, LogLevelControl control);
 
 }  // namespace tollgate
