@@ -239,17 +239,14 @@ int RunServe(const ServeConfig& config) {
   AlertService alerts(**store, **keys, **tiers, clock, [&alert_monitor] { alert_monitor.RulesChanged(); });
   AddAlertRoutes(router, alerts);
   auto* amqp = dynamic_cast<AmqpEventBus*>(events->get());
-  // What /readyz and tollgate_ready check, in this order: the store answers, the broker is
-  // connected, every Redis shard answers PING (100 ms each).
-  Readiness readiness;
-  readiness.Add("store", [&store] { return static_cast<bool>((*store)->Ping()); });
-  if (amqp != nullptr) readiness.Add("events", [amqp] { return amqp->Connected(); });
-  if (redis_limiter) {
-    readiness.Add("limiter", [&redis_limiter] {
-      return redis_limiter->FirstShardNotAnswering(std::chrono::milliseconds(100)).empty();
-    });
-  }
-  AddHealthRoutes(router, [&readiness] { return readiness.FirstFailing(); });
+  // What /readyz and tollgate_ready report, in this order: the store answers, the broker is
+  // connected, every Redis shard answers PING (100 ms each). Probed once a second by `health`
+  // below, never on a worker.
+  HealthProbes probes;
+  probes.AddCheck("store", [&store] { return static_cast<bool>((*store)->Ping()); });
+  if (amqp != nullptr) probes.AddCheck("events", [amqp] { return amqp->Connected(); });
+  if (redis_limiter) AddRedisProbes(probes, *redis_limiter);
+  AddHealthRoutes(router, [&probes] { return probes.FirstFailing(); });
   AddMetricsRoute(router, metrics ? &metrics->registry : nullptr);
   AddLogLevelRoute(router, {[](const std::string& level) { return SetLogLevel(level); }, [] { return CurrentLogLevel(); }});
 
@@ -258,13 +255,17 @@ int RunServe(const ServeConfig& config) {
   // reading the outbox when the bus is down).
   OutboxRelay relay(**store, **events, clock, {.relay_name = node});
   relay.Start();
-  HttpServer* http_server = nullptr;  // set once the server runs; /metrics is only served after
+  std::atomic<HttpServer*> http_server{nullptr};  // set once the server runs
   if (metrics) {
     AddScrapedMetrics(metrics->registry,
                       {**usage, **keys, **store, relay, amqp, redis_limiter.get(),
-                       [&http_server] { return http_server != nullptr ? http_server->open_connections() : 0; },
-                       readiness, clock});
+                       [&http_server] {
+                         const HttpServer* server = http_server.load();
+                         return server != nullptr ? server->open_connections() : 0;
+                       },
+                       probes, clock});
   }
+  probes.Refresh();  // ready (or not) from the first request on
   EventInbox inbox(**store, {.node = node, .follow_interval = std::chrono::milliseconds(config.events_follow_interval_ms)});
   inbox.On("key.*", [&keys](const Event& event) { return (*keys)->ApplyKeyEvent(event); });
   inbox.On("api.deleted", [&keys](const Event& event) { return (*keys)->ApplyApiDeleted(event); });
@@ -293,7 +294,9 @@ int RunServe(const ServeConfig& config) {
                                         .max_ms = config.webhook_retry_max_ms,
                                         .max_attempts = config.webhook_max_attempts}});
   webhooks.Start();
-  if (metrics) AddAlertMetrics(metrics->registry, alert_monitor, webhooks, **store);
+  if (metrics) AddAlertMetrics(metrics->registry, alert_monitor, webhooks, **store, probes);
+  // Every probe is added by now: from here on only this task runs them.
+  PeriodicTask health(std::chrono::seconds(1), [&probes] { probes.Refresh(); });
   ServiceAlertFacts alert_facts(**keys, **tiers, quota, **store);
   PeriodicTask alert_evaluation(std::chrono::seconds(1), [&] {
     auto evaluated = alert_monitor.Evaluate(alert_facts);
@@ -335,6 +338,7 @@ int RunServe(const ServeConfig& config) {
   // The Redis connections live on the workers' event loops: closed while those still exist.
   if (redis_limiter) redis_limiter->Close();
   maintenance.Stop();
+  health.Stop();
   alert_evaluation.Stop();
   webhooks.Stop();  // cuts off an attempt under way: its delivery is due again at the next start
   // The workers are done recording: write every event before the store closes.

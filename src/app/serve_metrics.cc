@@ -11,17 +11,46 @@
 
 namespace tollgate {
 
-std::string Readiness::FirstFailing() const {
-  for (const auto& [name, ok] : checks_) {
-    if (!ok()) return name;
+void HealthProbes::AddCheck(std::string name, std::function<bool()> ok) {
+  checks_.emplace_back(std::move(name), std::move(ok));
+}
+
+void HealthProbes::AddValue(std::string name, std::function<std::optional<double>()> read) {
+  readers_.emplace_back(std::move(name), std::move(read));
+}
+
+void HealthProbes::Refresh() {
+  // Values first (checks may read them), each published as soon as it is known; nothing runs
+  // under the lock, so readers never wait on a probe.
+  for (const auto& [name, read] : readers_) {
+    std::optional<double> value = read();
+    std::lock_guard lock(mu_);
+    values_[name] = value;
+  }
+  std::vector<std::pair<std::string, bool>> results;
+  for (const auto& [name, ok] : checks_) results.emplace_back(name, ok());
+  std::lock_guard lock(mu_);
+  results_ = std::move(results);
+}
+
+std::string HealthProbes::FirstFailing() const {
+  std::lock_guard lock(mu_);
+  if (results_.size() < checks_.size()) return checks_.front().first;  // not run yet
+  for (const auto& [name, ok] : results_) {
+    if (!ok) return name;
   }
   return "";
 }
 
-std::vector<std::pair<std::string, bool>> Readiness::Run() const {
-  std::vector<std::pair<std::string, bool>> results;
-  for (const auto& [name, ok] : checks_) results.emplace_back(name, ok());
-  return results;
+std::vector<std::pair<std::string, bool>> HealthProbes::Checks() const {
+  std::lock_guard lock(mu_);
+  return results_;
+}
+
+std::optional<double> HealthProbes::Value(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const auto it = values_.find(name);
+  return it == values_.end() ? std::nullopt : it->second;
 }
 
 ServeMetrics::ServeMetrics()
@@ -85,46 +114,46 @@ void AddEventMetrics(MetricsRegistry& registry, const ScrapeSources& s) {
   AddGauge(registry, "tollgate_events_bus_connected",
            "1 when the event bus is connected (RabbitMQ; always 1 in-process).",
            [amqp = s.amqp] { return amqp == nullptr || amqp->Connected() ? 1.0 : 0.0; });
+  // Store-wide: every node reports the same value (alert on max without(instance)).
+  s.probes.AddValue("outbox_oldest_pending_at", [&outbox = s.outbox]() -> std::optional<double> {
+    auto oldest = outbox.OldestPendingOutboxAt();
+    if (!oldest) return std::nullopt;  // the store is down: no sample rather than a wrong one
+    return *oldest ? static_cast<double>(**oldest) : 0.0;
+  });
   registry.AddCallback("tollgate_outbox_oldest_pending_age_seconds",
-                       "Age of the oldest outbox event not yet published (0: none pending).", MetricType::kGauge, {},
-                       [&outbox = s.outbox, &clock = s.clock](const Emit& emit) {
-                         auto oldest = outbox.OldestPendingOutboxAt();
-                         if (!oldest) return;  // the store is down: no sample rather than a wrong one
-                         emit({}, *oldest ? SecondsSince(clock, **oldest) : 0.0);
+                       "Age of the oldest outbox event not yet published, as of the last probe (0: none pending; "
+                       "store-wide, the same on every node).",
+                       MetricType::kGauge, {}, [&probes = s.probes, &clock = s.clock](const Emit& emit) {
+                         const auto oldest = probes.Value("outbox_oldest_pending_at");
+                         if (oldest) emit({}, SecondsSince(clock, static_cast<UnixMillis>(*oldest)));
                        });
 }
 
-void AddRedisMetrics(MetricsRegistry& registry, const RedisCounterStore& redis) {
-  registry.AddCallback("tollgate_redis_shard_up",
-                       "1 unless a worker's circuit breaker for the Redis shard is open.", MetricType::kGauge,
-                       {"shard"}, [&redis](const Emit& emit) {
-                         for (std::size_t i = 0; i < redis.shards().size(); ++i) {
-                           emit({redis.shards()[i].name()}, redis.ShardUp(i) ? 1.0 : 0.0);
+std::string ShardProbe(const RedisShardAddress& shard) { return "redis_shard_up:" + shard.name(); }
+
+void AddRedisMetrics(MetricsRegistry& registry, const RedisCounterStore& redis, const HealthProbes& probes) {
+  registry.AddCallback("tollgate_redis_shard_up", "1 when the Redis shard answered the last PING (once a second).",
+                       MetricType::kGauge, {"shard"}, [&redis, &probes](const Emit& emit) {
+                         for (const RedisShardAddress& shard : redis.shards()) {
+                           if (auto up = probes.Value(ShardProbe(shard))) emit({shard.name()}, *up);
                          }
                        });
 }
 
-void AddReadinessMetrics(MetricsRegistry& registry, const Readiness& readiness) {
-  // Both families come from one run of the checks per scrape: rendered one after the other, on
-  // the scraping thread, under the registry's lock.
-  auto last = std::make_shared<std::vector<std::pair<std::string, bool>>>();
-  registry.AddCallback("tollgate_readiness_check_ok", "1 per readiness check that passes (what /readyz runs).",
-                       MetricType::kGauge, {"check"}, [&readiness, last](const Emit& emit) {
-                         *last = readiness.Run();
-                         for (const auto& [name, ok] : *last) emit({name}, ok ? 1.0 : 0.0);
+void AddReadinessMetrics(MetricsRegistry& registry, const HealthProbes& probes) {
+  registry.AddCallback("tollgate_readiness_check_ok",
+                       "1 per readiness check that passed its last run (what /readyz reports; once a second).",
+                       MetricType::kGauge, {"check"}, [&probes](const Emit& emit) {
+                         for (const auto& [name, ok] : probes.Checks()) emit({name}, ok ? 1.0 : 0.0);
                        });
   registry.AddCallback("tollgate_ready", "1 when /readyz answers 200.", MetricType::kGauge, {},
-                       [last](const Emit& emit) {
-                         bool ready = true;
-                         for (const auto& check : *last) ready = ready && check.second;
-                         emit({}, ready ? 1.0 : 0.0);
-                       });
+                       [&probes](const Emit& emit) { emit({}, probes.FirstFailing().empty() ? 1.0 : 0.0); });
 }
 
 }  // namespace
 
 void AddAlertMetrics(MetricsRegistry& registry, const AlertMonitor& monitor, const WebhookDispatcher& webhooks,
-                     AlertStore& store) {
+                     AlertStore& store, HealthProbes& probes) {
   registry.AddCallback("tollgate_alerts_fired_total", "Customer alerts this node fired, by rule kind.",
                        MetricType::kCounter, {"kind"}, [&monitor](const Emit& emit) {
                          const AlertMonitorCounters counters = monitor.Counters();
@@ -143,11 +172,30 @@ void AddAlertMetrics(MetricsRegistry& registry, const AlertMonitor& monitor, con
                          emit({"retried"}, static_cast<double>(counters.retried));
                          emit({"failed"}, static_cast<double>(counters.failed));
                        });
+  probes.AddValue("webhook_pending_deliveries", [&store]() -> std::optional<double> {
+    auto pending = store.CountPendingDeliveries();
+    return pending ? std::optional<double>(static_cast<double>(*pending)) : std::nullopt;
+  });
   registry.AddCallback("tollgate_webhook_pending_deliveries",
-                       "Webhook deliveries waiting to be sent or retried (all nodes: read from the store).",
-                       MetricType::kGauge, {}, [&store](const Emit& emit) {
-                         if (auto pending = store.CountPendingDeliveries()) emit({}, static_cast<double>(*pending));
+                       "Webhook deliveries waiting to be sent or retried, as of the last probe (store-wide, the "
+                       "same on every node).",
+                       MetricType::kGauge, {}, [&probes](const Emit& emit) {
+                         if (auto pending = probes.Value("webhook_pending_deliveries")) emit({}, *pending);
                        });
+}
+
+void AddRedisProbes(HealthProbes& probes, const RedisCounterStore& redis) {
+  for (std::size_t i = 0; i < redis.shards().size(); ++i) {
+    probes.AddValue(ShardProbe(redis.shards()[i]), [&redis, i]() -> std::optional<double> {
+      return redis.PingShard(i, std::chrono::milliseconds(100)) ? 1.0 : 0.0;
+    });
+  }
+  probes.AddCheck("limiter", [&redis, &probes] {
+    for (const RedisShardAddress& shard : redis.shards()) {
+      if (probes.Value(ShardProbe(shard)) != 1.0) return false;
+    }
+    return true;
+  });
 }
 
 void AddScrapedMetrics(MetricsRegistry& registry, const ScrapeSources& s) {
@@ -161,8 +209,8 @@ void AddScrapedMetrics(MetricsRegistry& registry, const ScrapeSources& s) {
            [&keys = s.keys] { return static_cast<double>(keys.cache().Size()); });
   AddUsageMetrics(registry, s);
   AddEventMetrics(registry, s);
-  if (s.redis != nullptr) AddRedisMetrics(registry, *s.redis);
-  AddReadinessMetrics(registry, s.readiness);
+  if (s.redis != nullptr) AddRedisMetrics(registry, *s.redis, s.probes);
+  AddReadinessMetrics(registry, s.probes);
 }
 
 }  // namespace tollgate

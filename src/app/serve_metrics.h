@@ -7,6 +7,9 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,18 +31,32 @@
 
 namespace tollgate {
 
-// The named checks /readyz runs, in order. A check is a function that answers quickly (a store
-// ping, a broker's connection state, a PING per Redis shard) and may block its caller briefly.
-class Readiness {
+// What costs a store query or a network round trip to learn: the readiness checks (the store's
+// ping, the broker's connection, a PING per Redis shard) and store-wide values (the outbox's
+// oldest pending event, webhook deliveries waiting). Refresh() runs them all, on the maintenance
+// thread that calls it every second; /readyz and /metrics only read what the last run found, so a
+// store that hangs or a shard that does not answer never blocks a worker's event loop (the
+// verifications on it) or a scrape. Thread-safe.
+class HealthProbes {
  public:
-  void Add(std::string name, std::function<bool()> ok) { checks_.emplace_back(std::move(name), std::move(ok)); }
-  // The name of the first failing check, or "" when all pass.
+  // A readiness check, run in the order added. It may read Value() (values are refreshed first).
+  void AddCheck(std::string name, std::function<bool()> ok);
+  // A value; nullopt when it could not be read (no sample is then exported).
+  void AddValue(std::string name, std::function<std::optional<double>()> read);
+  void Refresh();
+
+  // The name of the first failing check as of the last Refresh, or "" when all passed. Before the
+  // first Refresh every check counts as failing.
   std::string FirstFailing() const;
-  // Every check's result, in order.
-  std::vector<std::pair<std::string, bool>> Run() const;
+  std::vector<std::pair<std::string, bool>> Checks() const;
+  std::optional<double> Value(const std::string& name) const;
 
  private:
-  std::vector<std::pair<std::string, std::function<bool()>>> checks_;
+  std::vector<std::pair<std::string, std::function<bool()>>> checks_;  // written before serving
+  std::vector<std::pair<std::string, std::function<std::optional<double>()>>> readers_;  // likewise
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, bool>> results_;            // guarded by mu_
+  std::map<std::string, std::optional<double>, std::less<>> values_;  // guarded by mu_
 };
 
 // The registry and the instruments the components are handed at start.
@@ -62,7 +79,7 @@ struct ScrapeSources {
   const AmqpEventBus* amqp = nullptr;        // nullptr: the in-process bus
   const RedisCounterStore* redis = nullptr;  // nullptr: the in-memory limiter
   std::function<std::size_t()> open_connections;
-  const Readiness& readiness;
+  HealthProbes& probes;  // AddScrapedMetrics adds its store-wide values to it
   Clock& clock;
 };
 // Registers build info, process metrics and the scrape-time gauges and counters.
@@ -70,6 +87,8 @@ void AddScrapedMetrics(MetricsRegistry& registry, const ScrapeSources& sources);
 // Customer alerts fired, webhook delivery attempts and the deliveries waiting; all borrowed for
 // the registry's life.
 void AddAlertMetrics(MetricsRegistry& registry, const AlertMonitor& monitor, const WebhookDispatcher& webhooks,
-                     AlertStore& store);
+                     AlertStore& store, HealthProbes& probes);
+// The probes of a Redis limiter: "redis_shard_up:<shard>" per shard, and the "limiter" check.
+void AddRedisProbes(HealthProbes& probes, const RedisCounterStore& redis);
 
 }  // namespace tollgate

@@ -125,8 +125,7 @@ RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
         for (const RedisShardAddress& shard : options_.shards) names.push_back(shard.name());
         return names;
       }()),
-      id_(next_store_id.fetch_add(1)),
-      breakers_open_(std::make_unique<std::atomic<int>[]>(options_.shards.size())) {
+      id_(next_store_id.fetch_add(1)) {
   if (options_.metrics != nullptr) {
     decisions_.emplace(options_.metrics->ForBackend("redis"));
     for (const RedisShardAddress& shard : options_.shards) shard_metrics_.push_back(options_.metrics->ForShard(shard.name()));
@@ -135,24 +134,15 @@ RedisCounterStore::RedisCounterStore(RedisLimiterOptions options)
   }
 }
 
-std::string RedisCounterStore::FirstShardNotAnswering(std::chrono::milliseconds timeout) const {
+bool RedisCounterStore::PingShard(std::size_t index, std::chrono::milliseconds timeout) const {
+  const RedisShardAddress& shard = options_.shards.at(index);
   const timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-  for (const RedisShardAddress& shard : options_.shards) {
-    std::unique_ptr<redisContext, decltype(&redisFree)> context(redisConnectWithTimeout(shard.ip.c_str(), shard.port, tv),
-                                                                &redisFree);
-    bool pong = false;
-    if (context && context->err == 0 && redisSetTimeout(context.get(), tv) == REDIS_OK) {
-      auto* reply = static_cast<redisReply*>(redisCommand(context.get(), "PING"));
-      pong = reply != nullptr && reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str, reply->len) == "PONG";
-      if (reply != nullptr) freeReplyObject(reply);
-    }
-    if (!pong) return shard.name();
-  }
-  return "";
-}
-
-bool RedisCounterStore::ShardUp(std::size_t index) const {
-  return breakers_open_[index].load(std::memory_order_relaxed) == 0;
+  std::unique_ptr<redisContext, decltype(&redisFree)> context(redisConnectWithTimeout(shard.ip.c_str(), shard.port, tv),
+                                                              &redisFree);
+  if (!context || context->err != 0 || redisSetTimeout(context.get(), tv) != REDIS_OK) return false;
+  std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(
+      static_cast<redisReply*>(redisCommand(context.get(), "PING")), &freeReplyObject);
+  return reply && reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str, reply->len) == "PONG";
 }
 
 namespace {
@@ -378,7 +368,6 @@ void RedisCounterStore::Answer(Worker& worker, std::size_t index, Batch& batch, 
   if (Histogram* duration = shard_metrics_[index].duration) {
     duration->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - batch.sent_at).count());
   }
-  if (shard.failures >= options_.breaker_failures) breakers_open_[index].fetch_sub(1, std::memory_order_relaxed);
   shard.failures = 0;
   shard.probing = false;
   for (std::size_t i = 0; i < batch.calls.size(); ++i) Guarded([&] { batch.calls[i]->on_reply(reply->element[i]); });
@@ -392,7 +381,6 @@ void RedisCounterStore::Fail(Worker& worker, std::size_t index, Batch& batch, bo
   if (count) {
     const bool was_open = shard.failures >= options_.breaker_failures;
     ++shard.failures;
-    if (!was_open && shard.failures >= options_.breaker_failures) breakers_open_[index].fetch_add(1, std::memory_order_relaxed);
     if (shard.failures >= options_.breaker_failures && (!was_open || shard.probing)) {
       shard.open_until = std::chrono::steady_clock::now() + options_.breaker_open;
       shard.probing = false;

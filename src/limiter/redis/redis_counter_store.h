@@ -89,11 +89,10 @@ class RedisCounterStore final : public CounterStore {
   // Drops every thread's connections, answering what is in flight by its failure policy. Call
   // after the worker loops stopped and before they are destroyed (connections live on them).
   void Close();
-  // False while some worker's circuit breaker for shard `index` (in --limiter order) is open.
-  bool ShardUp(std::size_t index) const;
-  // Asks every shard PING on a connection of its own, each within `timeout` (for /readyz; the
-  // caller's thread blocks meanwhile). The name of the first shard that did not answer PONG, or "".
-  std::string FirstShardNotAnswering(std::chrono::milliseconds timeout) const;
+  // Asks shard `index` (in --limiter order) PING on a connection of its own, within `timeout` to
+  // connect and again to answer; the caller's thread blocks meanwhile (app/ runs it on a
+  // background thread, once a second). True when it answered PONG.
+  bool PingShard(std::size_t index, std::chrono::milliseconds timeout) const;
   const std::vector<RedisShardAddress>& shards() const { return options_.shards; }
 
   const ShardRing& ring() const { return ring_; }
@@ -131,8 +130,6 @@ class RedisCounterStore final : public CounterStore {
   ShardRing ring_;
   MemoryCounterStore local_;
   const std::uint64_t id_;  // tells this store's per-thread workers from another's
-  // Per shard: how many workers' breakers are open (each worker has its own), for ShardUp.
-  std::unique_ptr<std::atomic<int>[]> breakers_open_;
   std::optional<LimiterDecisions> decisions_;
   std::vector<RedisShardMetrics> shard_metrics_;  // per shard; null pointers without metrics
   std::atomic<bool> closed_{false};  // after Close(), calls are answered by their policy

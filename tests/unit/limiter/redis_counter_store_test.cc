@@ -165,8 +165,7 @@ TEST_F(RedisCounterStoreTest, CountsDecisionsRoundTripsFailuresAndBreakerState) 
   RedisCounterStore store(live);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call(store, {Fixed("{k:m}x", 2)}));
   ASSERT_TRUE(Call(store, {Fixed("{k:m}x", 2, /*cost=*/0)}));  // a peek decides nothing
-  EXPECT_EQ(store.FirstShardNotAnswering(std::chrono::milliseconds(200)), "");
-  EXPECT_TRUE(store.ShardUp(0));
+  EXPECT_TRUE(store.PingShard(0, std::chrono::milliseconds(200)));
 
   RedisLimiterOptions dead = Options(/*live=*/false);
   dead.metrics = &metrics;
@@ -174,8 +173,7 @@ TEST_F(RedisCounterStoreTest, CountsDecisionsRoundTripsFailuresAndBreakerState) 
   dead.breaker_open = std::chrono::seconds(30);
   RedisCounterStore down(dead);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Call(down, {Fixed("{k:m}x", 2)}, {LimiterFailurePolicy::kFailOpen}));
-  EXPECT_FALSE(down.ShardUp(0)) << "two failures opened the breaker";
-  EXPECT_EQ(down.FirstShardNotAnswering(std::chrono::milliseconds(200)), dead.shards[0].name());
+  EXPECT_FALSE(down.PingShard(0, std::chrono::milliseconds(200)));
 
   const std::string text = registry.Render();
   const std::string live_shard = "shard=\"" + live.shards[0].name() + "\"";
