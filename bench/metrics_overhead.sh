@@ -9,13 +9,7 @@ source "$(dirname "$0")/lib.sh"
 build=${1:-build}
 seconds=${2:-5}
 rounds=${3:-4}
-dir=$(mktemp -d)
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+make_workdir
 
 root=$(random_root_key)
 start_tollgate on --metrics true

@@ -9,20 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 build=${1:-build}
 seconds=${2:-5}
-redis_sh="$(cd "$(dirname "$0")/.." && pwd)/tests/scripts/redis.sh"
-dir=$(mktemp -d)
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "$redis_sh" stop "$dir/redis" >/dev/null 2>&1 || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-shards=()
-for _ in 1 2 3; do shards+=("$(free_port)"); done
-"$redis_sh" start "$dir/redis" "${shards[@]}" >/dev/null
-redis_url="redis://$(printf '127.0.0.1:%s,' "${shards[@]}" | sed 's/,$//')"
+make_workdir
+start_redis_shards 3
+redis_url="redis://$redis_list"
 
 root=$(random_root_key)
 start() { start_tollgate "$1" --limiter "$2"; }

@@ -32,13 +32,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages of the integration tests, reinstalled only when the lock file changed.
-if [ -f tests/integration/package-lock.json ]; then
-  stamp=tests/integration/node_modules/.tollgate-lock
-  if [ ! -f "$stamp" ] || ! cmp -s tests/integration/package-lock.json "$stamp"; then
-    echo "deps: npm ci in tests/integration"
-    (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
-    cp tests/integration/package-lock.json "$stamp"
+# npm packages of the integration tests and of the benchmark's Node.js peer, each reinstalled only
+# when its lock file changed.
+for folder in tests/integration bench/node-peer; do
+  [ -f "$folder/package-lock.json" ] || continue
+  stamp=$folder/node_modules/.tollgate-lock
+  if [ ! -f "$stamp" ] || ! cmp -s "$folder/package-lock.json" "$stamp"; then
+    echo "deps: npm ci in $folder"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$folder/package-lock.json" "$stamp"
   fi
-fi
+done
 echo "deps: ok"
