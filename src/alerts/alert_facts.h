@@ -2,6 +2,16 @@
 // decisions can be tested on made-up facts. ServiceAlertFacts reads them from this node's memory
 // (the KeyCache, the TierSet, the QuotaTracker) and, for the periodic sweep only, the stored
 // quota counters. None of it touches the verify path's locks for longer than one lookup.
+//
+// The tier of a subject is the one the verifier applies (TierSet::Resolve: the key's tier, else
+// its identity's, else the default tier), so that quota percents and tier rules agree with what
+// customers are served. An identity's quota is shared by its keys, and each key resolves its own
+// tier: when the identity's enabled keys resolve to different tiers, its subject takes the tier
+// whose included quota runs out first (the smallest; a tier with a quota before one without, then
+// by name). That is the first limit one of its verifications meets, and the choice is the same
+// on every node (a "most recently used" tier would differ from node to node, and two nodes would
+// fire and resolve the same alert in turn). An identity without keys takes its own tier, else
+// the default.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +42,9 @@ struct CreditFacts {
 class AlertFacts {
  public:
   virtual ~AlertFacts() = default;
-  // A quota subject ("i:<identityId>" or "k:<keyId>") with its tier's included quota; nullopt
-  // when the identity or key is gone, or its tier has no included quota (or one of 0).
+  // A quota subject ("i:<identityId>" or "k:<keyId>") with its tier (see above) and that tier's
+  // included quota; nullopt when the identity or key is gone, or its tier has no included quota
+  // (or one of 0).
   virtual std::optional<QuotaSubjectFacts> QuotaSubject(std::string_view subject) const = 0;
   // This node's count of the subject's verifications in `period` (yyyymm).
   virtual std::int64_t QuotaUsed(std::string_view subject, int period) const = 0;
@@ -61,10 +72,13 @@ class ServiceAlertFacts final : public AlertFacts {
   AlertSubject BreachSubject(std::string_view external_id, std::string_view key_id) const override;
 
  private:
-  // The subject "i:<id>" of a live identity, with the tier that applies to it.
-  AlertSubject IdentitySubject(const Identity& identity) const;
-  // The subject "k:<id>" of a cached key, with its identity (if any) and tier.
-  AlertSubject KeySubject(const CachedKey& entry) const;
+  // The tier of an identity's subject (see above); nullptr for none.
+  const Tier* IdentityTier(const TierSet& tiers, const Identity& identity) const;
+  // The subject "i:<id>" of a live identity, with `tier`.
+  static AlertSubject IdentitySubject(const Identity& identity, const Tier* tier);
+  // The subject "k:<id>" of a cached key, with its identity (if any) and the tier it resolves to.
+  static AlertSubject KeySubject(const CachedKey& entry, const Tier* tier);
+  static const Tier* KeyTier(const TierSet& tiers, const CachedKey& entry);
 
   const KeyService& keys_;
   const TierService& tiers_;

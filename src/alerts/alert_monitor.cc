@@ -72,14 +72,11 @@ Result<bool> AlertMonitor::LoadRules() {
   const bool changed = !std::equal(rules->begin(), rules->end(), rules_.begin(), rules_.end(),
                                    [](const AlertRule& a, const AlertRule& b) { return a.id == b.id; });
   rules_ = std::move(*rules);
-  const auto has = [this](AlertKind kind) {
-    return std::any_of(rules_.begin(), rules_.end(), [kind](const AlertRule& rule) { return rule.kind == kind; });
-  };
   // A rule created while these were read is in the store but maybe not in `rules_`: keep watching
   // until the pass that reads it.
   const bool pending = rules_changed_.load(std::memory_order_relaxed);
-  watch_credits_.store(pending || has(AlertKind::kCreditsBelow), std::memory_order_relaxed);
-  watch_breaches_.store(pending || has(AlertKind::kRatelimitBreaches), std::memory_order_relaxed);
+  watch_credits_.store(pending || HasRules(AlertKind::kCreditsBelow), std::memory_order_relaxed);
+  watch_breaches_.store(pending || HasRules(AlertKind::kRatelimitBreaches), std::memory_order_relaxed);
   return changed;
 }
 
@@ -93,6 +90,7 @@ Result<bool> AlertMonitor::Evaluate(const AlertFacts& facts) {
     if (told) rules_changed_.store(true, std::memory_order_relaxed);
     return Fail(std::move(changed.error()));
   }
+  Heartbeat();
   const bool sweep = told || *changed || now_ >= next_sweep_;
   const Signals signals = TakeSignals();
   if (rules_.empty()) {
@@ -100,10 +98,7 @@ Result<bool> AlertMonitor::Evaluate(const AlertFacts& facts) {
     return false;
   }
   if (sweep) {
-    auto open = store_.ListOpenAlerts();
-    if (!open) return Fail(std::move(open.error()));
-    open_.clear();
-    for (Alert& alert : *open) open_.emplace(OpenKey{alert.rule_id, alert.subject.key}, std::move(alert));
+    if (auto read = ReadOpenAlerts(); !read) return Fail(std::move(read.error()));
     next_sweep_ = now_ + options_.sweep_interval.count();
   }
   EvaluateQuota(facts, signals.quota, sweep);
@@ -112,38 +107,61 @@ Result<bool> AlertMonitor::Evaluate(const AlertFacts& facts) {
   return transitions_;
 }
 
+void AlertMonitor::Heartbeat() {
+  if (now_ < next_heartbeat_) return;
+  if (auto touched = store_.TouchAlertNode(options_.node, now_); !touched) {
+    spdlog::warn("alerts: node {} could not record that it is alive: {}", options_.node, touched.error().detail);
+    return;  // tried again at the next pass
+  }
+  next_heartbeat_ = now_ + options_.heartbeat_interval.count();
+}
+
+Status AlertMonitor::ReadOpenAlerts() {
+  const std::int64_t timeout = options_.node_timeout.count();
+  if (now_ - started_at_ >= timeout) {
+    auto adopted = store_.AdoptAlertsOfGoneNodes(options_.node, now_ - timeout);
+    if (!adopted) {
+      spdlog::warn("alerts: the alerts of gone nodes were not taken over: {}", adopted.error().detail);
+    } else if (*adopted > 0) {
+      spdlog::info("alerts: node {} took over {} open alerts of nodes not seen for {} s", options_.node, *adopted,
+                   timeout / 1000);
+    }
+  }
+  auto open = store_.ListOpenAlerts();
+  if (!open) return Fail(std::move(open.error()));
+  open_.clear();
+  for (Alert& alert : *open) open_.emplace(OpenKey{alert.rule_id, alert.subject.key}, std::move(alert));
+  return {};
+}
+
+const AlertRule* AlertMonitor::FindRule(const std::string& rule_id) const {
+  const auto rule = std::find_if(rules_.begin(), rules_.end(), [&](const AlertRule& r) { return r.id == rule_id; });
+  return rule == rules_.end() ? nullptr : &*rule;
+}
+
+bool AlertMonitor::HasRules(AlertKind kind) const {
+  return std::any_of(rules_.begin(), rules_.end(), [kind](const AlertRule& rule) { return rule.kind == kind; });
+}
+
 void AlertMonitor::EvaluateQuota(const AlertFacts& facts,
                                  const std::map<std::string, std::int64_t, std::less<>>& changed, bool sweep) {
-  const bool any = std::any_of(rules_.begin(), rules_.end(),
-                               [](const AlertRule& rule) { return rule.kind == AlertKind::kQuotaPercent; });
-  if (!any) return;
+  if (!HasRules(AlertKind::kQuotaPercent)) return;
   const int period = QuotaPeriodOf(now_);
-  // subject -> (count, may resolve). A node's own count of one second may only fire.
-  std::map<std::string, std::pair<std::int64_t, bool>, std::less<>> counts;
+  // A node's own count of one second may only fire.
+  QuotaCounts counts;
   for (const auto& [subject, used] : changed) counts[subject] = {used, false};
+  bool stored_read = false;
   if (sweep) {
     if (auto stored = facts.StoredQuotaUsage(period)) {
       for (const QuotaRow& row : *stored) {
         counts[row.subject] = {std::max(row.used, facts.QuotaUsed(row.subject, period)), true};
       }
+      stored_read = true;
     } else {
       spdlog::warn("alerts: stored quota counters not read: {}", stored.error().detail);
     }
   }
-  // Alerts of a month that ended: the count started again at zero (a subject gone since counts 0).
-  std::vector<std::pair<const AlertRule*, AlertSubject>> ended;
-  for (const auto& [key, alert] : open_) {
-    if (alert.kind != AlertKind::kQuotaPercent || QuotaPeriodOf(alert.fired_at) == period) continue;
-    const auto rule = std::find_if(rules_.begin(), rules_.end(), [&](const AlertRule& r) { return r.id == key.first; });
-    if (rule != rules_.end()) ended.emplace_back(&*rule, alert.subject);
-  }
-  for (const auto& [rule, subject] : ended) {
-    const auto standing = facts.QuotaSubject(subject.key);
-    const auto counted = counts.find(subject.key);
-    const std::int64_t used =
-        std::max(facts.QuotaUsed(subject.key, period), counted == counts.end() ? 0 : counted->second.first);
-    Observe(*rule, standing ? standing->subject : subject, standing ? Percent(used, standing->included) : 0, true);
-  }
+  ReviewQuotaAlerts(facts, counts, period, stored_read);
   for (const auto& [subject, entry] : counts) {
     const auto standing = facts.QuotaSubject(subject);
     if (!standing) continue;  // gone, or no included quota: nothing to measure against
@@ -156,11 +174,31 @@ void AlertMonitor::EvaluateQuota(const AlertFacts& facts,
   }
 }
 
+void AlertMonitor::ReviewQuotaAlerts(const AlertFacts& facts, const QuotaCounts& counts, int period, bool review_all) {
+  std::vector<std::pair<const AlertRule*, std::string>> review;
+  for (const auto& [key, alert] : open_) {
+    if (alert.kind != AlertKind::kQuotaPercent) continue;
+    // Of a month that ended: the count started again at zero (a subject gone since counts 0).
+    if (!review_all && QuotaPeriodOf(alert.fired_at) == period) continue;
+    if (const AlertRule* rule = FindRule(key.first)) review.emplace_back(rule, key.second);
+  }
+  for (const auto& [rule, subject] : review) {
+    const auto standing = facts.QuotaSubject(subject);
+    const auto counted = counts.find(subject);
+    const std::int64_t used =
+        std::max(facts.QuotaUsed(subject, period), counted == counts.end() ? 0 : counted->second.first);
+    if (standing && RuleWatches(*rule, standing->subject)) {
+      Observe(*rule, standing->subject, Percent(used, standing->included), true);
+    } else {
+      // Gone, without a quota now, or out of the rule's scope (another tier): nothing to watch.
+      Resolve(*rule, subject, standing ? Percent(used, standing->included) : 0);
+    }
+  }
+}
+
 void AlertMonitor::EvaluateCredits(const AlertFacts& facts, const std::set<std::string, std::less<>>& touched,
                                    bool sweep) {
-  const bool any = std::any_of(rules_.begin(), rules_.end(),
-                               [](const AlertRule& rule) { return rule.kind == AlertKind::kCreditsBelow; });
-  if (!any) return;
+  if (!HasRules(AlertKind::kCreditsBelow)) return;
   std::set<std::string, std::less<>> keys = touched;
   if (sweep) {
     for (std::string& id : facts.KeyIds()) keys.insert(std::move(id));
@@ -171,10 +209,13 @@ void AlertMonitor::EvaluateCredits(const AlertFacts& facts, const std::set<std::
   }
   for (const std::string& key_id : keys) {
     const auto credits = facts.Credits(key_id);
-    if (!credits) continue;
     for (const AlertRule& rule : rules_) {
-      if (rule.kind == AlertKind::kCreditsBelow && RuleWatches(rule, credits->subject)) {
+      if (rule.kind != AlertKind::kCreditsBelow) continue;
+      if (credits && RuleWatches(rule, credits->subject)) {
         Observe(rule, credits->subject, credits->remaining, true);
+      } else {
+        // Deleted, unlimited now, or out of the rule's scope: nothing to watch.
+        ResolveOwn(rule, "k:" + key_id, credits ? credits->remaining : 0);
       }
     }
   }
@@ -219,6 +260,11 @@ void AlertMonitor::Observe(const AlertRule& rule, const AlertSubject& subject, s
       Resolve(rule, subject.key, value);
       return;
   }
+}
+
+void AlertMonitor::ResolveOwn(const AlertRule& rule, const std::string& subject, std::int64_t value) {
+  const auto it = open_.find(OpenKey{rule.id, subject});
+  if (it != open_.end() && it->second.origin == options_.node) Resolve(rule, subject, value);
 }
 
 void AlertMonitor::Fire(const AlertRule& rule, const AlertSubject& subject, std::int64_t value) {

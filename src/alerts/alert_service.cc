@@ -100,7 +100,16 @@ Result<Listing<Alert>> AlertService::ListAlerts(const AlertFilter& filter, const
 
 Result<Webhook> AlertService::CreateWebhook(CreateWebhookParams params) {
   std::vector<FieldError> errors;
-  if (auto url = ParseWebhookUrl(params.url); !url) errors.push_back({"body.url", url.error().detail, ""});
+  if (auto url = ParseWebhookUrl(params.url); !url) {
+    errors.push_back({"body.url", url.error().detail, ""});
+  } else if (const std::string_view kind = NonPublicHostKind(url->host);
+             !kind.empty() && !allow_private_webhook_addresses_) {
+    errors.push_back({"body.url",
+                      "points at " + url->host + ", a " + std::string(kind) + " address: tollgate sends webhooks only to "
+                      "public addresses, so that a webhook cannot reach services on its own network",
+                      "use the receiver's public host name or address, or start tollgate with "
+                      "--webhook-allow-private-addresses=true if the receiver is on your network"});
+  }
   if (params.events.empty()) params.events = {std::string(kAlertFiring), std::string(kAlertResolved)};
   for (std::size_t i = 0; i < params.events.size(); ++i) {
     if (params.events[i] != kAlertFiring && params.events[i] != kAlertResolved) {

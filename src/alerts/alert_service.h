@@ -50,9 +50,13 @@ struct Listing {
 class AlertService {
  public:
   // `rules_changed` runs after a rule was created or deleted (the monitor then re-reads them).
+  // Unless `allow_private_webhook_addresses` (--webhook-allow-private-addresses), a webhook URL
+  // whose host is a loopback, private, link-local or unspecified address is refused
+  // (webhook_url.h; names are checked when the sender resolves them).
   AlertService(AlertStore& store, const KeyService& keys, const TierService& tiers, Clock& clock,
-               std::function<void()> rules_changed = {})
-      : store_(store), keys_(keys), tiers_(tiers), clock_(clock), rules_changed_(std::move(rules_changed)) {}
+               std::function<void()> rules_changed = {}, bool allow_private_webhook_addresses = false)
+      : store_(store), keys_(keys), tiers_(tiers), clock_(clock), rules_changed_(std::move(rules_changed)),
+        allow_private_webhook_addresses_(allow_private_webhook_addresses) {}
 
   Result<AlertRule> CreateRule(CreateAlertRuleParams params);
   Result<std::vector<AlertRule>> ListRules();
@@ -77,6 +81,7 @@ class AlertService {
   const TierService& tiers_;
   Clock& clock_;
   std::function<void()> rules_changed_;
+  const bool allow_private_webhook_addresses_;
 };
 
 }  // namespace tollgate

@@ -5,7 +5,9 @@
 //  * an alert's transition, its alert.firing / alert.resolved event in the outbox and one
 //    delivery per subscribed webhook are written in one transaction: a committed alert is always
 //    announced and delivered, a failed write leaves none of them;
-//  * a due delivery is claimed by one dispatcher at a time (a lease), so one node sends it.
+//  * a due delivery is claimed by one dispatcher at a time (a lease), so one node sends it;
+//  * each node's evaluation says it is alive (a heartbeat), so that the alerts only their origin
+//    node may resolve are taken over by a live node once that node is gone.
 #pragma once
 
 #include <cstddef>
@@ -72,6 +74,11 @@ class AlertStore {
                                                     std::int64_t value, UnixMillis now) = 0;
   // Every firing alert.
   virtual Result<std::vector<Alert>> ListOpenAlerts() = 0;
+  // Records that `node` was alive at `now` (its heartbeat; a later time never goes back).
+  virtual Status TouchAlertNode(const std::string& node, UnixMillis now) = 0;
+  // Makes `node` the origin of every firing alert whose origin was not seen alive since
+  // `seen_since` (or never), and forgets the nodes not seen since then. How many it took over.
+  virtual Result<std::int64_t> AdoptAlertsOfGoneNodes(const std::string& node, UnixMillis seen_since) = 0;
   // History, newest first, rows inserted before `before` (a page's next_before) when given.
   virtual Result<AlertPage> ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before,
                                        std::size_t limit) = 0;
@@ -86,6 +93,10 @@ class AlertStore {
   // `lease_ms`, under the name `node`, soonest due first.
   virtual Result<std::vector<WebhookDelivery>> ClaimDueDeliveries(const std::string& node, std::size_t limit,
                                                                   UnixMillis now, std::int64_t lease_ms) = 0;
+  // Extends `node`'s claim on a delivery to `until`, just before an attempt; false (nothing
+  // changed) when the claim was lost: another node took the delivery over, or it was settled.
+  virtual Result<bool> RenewDeliveryClaim(const std::string& node, const std::string& delivery_id,
+                                          UnixMillis until) = 0;
   // Records an attempt on a delivery `node` claimed, and frees the claim. Conflict when the
   // claim was lost (its lease ran out and another node took the delivery).
   virtual Status RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) = 0;

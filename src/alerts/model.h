@@ -61,7 +61,8 @@ struct Alert {
   AlertSubject subject;
   std::int64_t value = 0;      // what was measured when it fired (percent, credits, breaches)
   std::int64_t threshold = 0;  // the rule's threshold then
-  std::string origin;          // the node that fired it
+  std::string origin;          // the node that answers for it: the one that fired it, or one that took
+                               // it over when that node was gone (alert_monitor.h)
   UnixMillis fired_at = 0;
   std::optional<UnixMillis> resolved_at;
   std::optional<std::int64_t> resolved_value;  // what was measured when it resolved

@@ -83,6 +83,16 @@ Result<std::size_t> WebhookDispatcher::RunOnce() {
   std::map<std::string, const Webhook*, std::less<>> by_id;
   for (const Webhook& webhook : *webhooks) by_id.emplace(webhook.id, &webhook);
   for (const WebhookDelivery& delivery : *due) {
+    const UnixMillis until = clock_.NowMillis() + options_.attempt_budget.count();
+    auto renewed = store_.RenewDeliveryClaim(options_.node, delivery.id, until);
+    if (!renewed) {
+      spdlog::warn("webhooks: the claim on delivery {} was not renewed: {}", delivery.id, renewed.error().detail);
+      continue;  // not attempted: due again once the claim lapses
+    }
+    if (!*renewed) {
+      spdlog::debug("webhooks: delivery {} was taken over by another node while waiting its turn", delivery.id);
+      continue;
+    }
     const auto it = by_id.find(delivery.webhook_id);
     if (auto recorded = Attempt(delivery, it == by_id.end() ? nullptr : it->second); !recorded) {
       spdlog::warn("webhooks: the outcome of delivery {} was not recorded: {}", delivery.id, recorded.error().detail);

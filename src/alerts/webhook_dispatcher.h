@@ -13,10 +13,16 @@
 // User-Agent: tollgate/<version>, Tollgate-Event-Id, Tollgate-Event-Type and Tollgate-Signature
 // (alerts/webhook_signature.h), signed afresh at each attempt.
 //
+// Claims: a batch is claimed for batch x attempt_budget, so that other nodes leave it alone, and
+// each delivery's claim is renewed for one attempt_budget just before its attempt. So an attempt
+// keeps its claim even when the ones before it took longer than planned, and a delivery whose
+// claim lapsed meanwhile and was taken over by another node is left to that node, not sent twice.
+//
 // Threads: Start() runs the loop on the dispatcher's own thread; Wake() and Stop() may be called
 // from any thread. Deliveries are sent one at a time: a receiver that hangs holds the others up
 // by at most the sender's timeouts per attempt. Stop() cuts off the attempt under way; it is not
-// counted, and its delivery is due again at once (at the next start, or on another node).
+// counted, and its delivery is due again at once (at the next start, or on another node), unless
+// the receiver had already answered.
 #pragma once
 
 #include <atomic>
@@ -41,9 +47,10 @@ struct WebhookDispatcherOptions {
   RetryPolicy retry;
   std::chrono::milliseconds poll_interval{500};  // how often the store is asked for due deliveries
   std::size_t batch = 8;                          // deliveries claimed at a time
-  // The longest one attempt can take (the sender's two timeouts and some slack): a claim's lease
-  // is batch x this, so a batch is done before another node may take it over.
-  std::chrono::milliseconds attempt_budget{12'000};
+  // The longest one attempt can take (HttpWebhookSender: three 5 s phases, name lookup, connect
+  // and exchange, and some slack): each attempt's claim is renewed for this long, and a batch is
+  // claimed for batch x this.
+  std::chrono::milliseconds attempt_budget{20'000};
 };
 
 // Monotonic since start (tollgate_webhook_deliveries_total{result}).

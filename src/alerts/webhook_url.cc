@@ -1,5 +1,9 @@
 #include "alerts/webhook_url.h"
 
+#include <arpa/inet.h>
+
+#include <array>
+
 #include "common/text.h"
 
 namespace tollgate {
@@ -34,7 +38,53 @@ std::string SplitAuthority(std::string_view authority, WebhookUrl& url) {
   return "";
 }
 
+// IPv4, a.b.c.d in `b`.
+std::string_view NonPublicV4Kind(std::span<const unsigned char, 4> b) {
+  if (b[0] == 0) return "unspecified";  // 0.0.0.0/8: "this network"
+  if (b[0] == 127) return "loopback";
+  if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168)) return "private";
+  if (b[0] == 100 && (b[1] & 0xc0) == 64) return "private";  // 100.64/10, carrier-grade NAT
+  if (b[0] == 169 && b[1] == 254) return "link-local";     // holds the clouds' metadata services
+  if (b[0] >= 224 && b[0] < 240) return "multicast";
+  if (b[0] >= 240) return "reserved";  // and the broadcast address
+  return "";
+}
+
 }  // namespace
+
+std::string_view NonPublicAddressKind(std::span<const unsigned char> address) {
+  if (address.size() == 4) return NonPublicV4Kind(address.first<4>());
+  if (address.size() != 16) return "reserved";
+  const auto zeros = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      if (address[i] != 0) return false;
+    }
+    return true;
+  };
+  const auto embedded_v4 = address.subspan<12, 4>();
+  if (zeros(0, 10) && address[10] == 0xff && address[11] == 0xff) return NonPublicV4Kind(embedded_v4);  // mapped
+  if (address[0] == 0x00 && address[1] == 0x64 && address[2] == 0xff && address[3] == 0x9b && zeros(4, 12)) {
+    return NonPublicV4Kind(embedded_v4);  // NAT64's well-known prefix
+  }
+  if (zeros(0, 15)) return address[15] == 0 ? "unspecified" : address[15] == 1 ? "loopback" : "reserved";
+  if (zeros(0, 12)) return "reserved";  // IPv4-compatible, deprecated
+  if (address[0] == 0xfe && (address[1] & 0xc0) == 0x80) return "link-local";
+  if (address[0] == 0xfe && (address[1] & 0xc0) == 0xc0) return "private";  // site local, deprecated
+  if ((address[0] & 0xfe) == 0xfc) return "private";                         // unique local fc00::/7
+  if (address[0] == 0xff) return "multicast";
+  return "";
+}
+
+std::string_view NonPublicHostKind(std::string_view host) {
+  std::string name(host.ends_with('.') ? host.substr(0, host.size() - 1) : host);  // "localhost." too
+  for (char& c : name) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  if (name == "localhost" || name.ends_with(".localhost")) return "loopback";
+  const std::string text(host.substr(0, host.find('%')));
+  std::array<unsigned char, 16> bytes{};
+  if (inet_pton(AF_INET, text.c_str(), bytes.data()) == 1) return NonPublicAddressKind(std::span(bytes).first(4));
+  if (inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1) return NonPublicAddressKind(bytes);
+  return "";
+}
 
 Result<WebhookUrl> ParseWebhookUrl(std::string_view url) {
   if (url.size() > kMaxUrlLength) return Fail(Bad("must be at most " + std::to_string(kMaxUrlLength) + " characters"));

@@ -55,6 +55,10 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--webhook-max-attempts", c.webhook_max_attempts,
                    "attempts of a webhook delivery before it is marked failed")
       ->envname("TOLLGATE_WEBHOOK_MAX_ATTEMPTS")->check(CLI::Range(1, 1000))->capture_default_str();
+  serve.add_option("--webhook-allow-private-addresses", c.webhook_allow_private_addresses,
+                   "let webhooks reach loopback, private, link-local and unspecified addresses (receivers on your "
+                   "own network); false refuses them, against server-side request forgery")
+      ->envname("TOLLGATE_WEBHOOK_ALLOW_PRIVATE_ADDRESSES")->capture_default_str();
   serve.add_option("--default-tier", c.default_tier,
                    "tier of keys with no tier of their own nor through their identity (default: none, no tier limits)")
       ->envname("TOLLGATE_DEFAULT_TIER");

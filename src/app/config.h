@@ -36,6 +36,7 @@ struct ServeConfig {
   int webhook_retry_base_ms = 1'000;     // a failed webhook delivery waits about this long, doubling each time
   int webhook_retry_max_ms = 600'000;    // ... up to this
   int webhook_max_attempts = 20;         // then the delivery fails for good
+  bool webhook_allow_private_addresses = false;  // webhooks may reach loopback, private, link-local addresses
   std::string default_tier;  // "" = keys without any tier get no tier limits
   std::string usage_spill_file;  // "" = usage-spill.ndjson next to the SQLite file, or ./data/ for PostgreSQL
   std::string events = "inprocess";  // or amqp://user:password@host:port/vhost

@@ -236,7 +236,8 @@ int RunServe(const ServeConfig& config) {
   AddUsageIngestRoute(router, **store, **keys, clock);
   BillingService billing(**store, **tiers, clock);
   AddBillingRoutes(router, billing);
-  AlertService alerts(**store, **keys, **tiers, clock, [&alert_monitor] { alert_monitor.RulesChanged(); });
+  AlertService alerts(**store, **keys, **tiers, clock, [&alert_monitor] { alert_monitor.RulesChanged(); },
+                      config.webhook_allow_private_addresses);
   AddAlertRoutes(router, alerts);
   auto* amqp = dynamic_cast<AmqpEventBus*>(events->get());
   // What /readyz and tollgate_ready report, in this order: the store answers, the broker is
@@ -287,7 +288,7 @@ int RunServe(const ServeConfig& config) {
 
   // Alert rules are evaluated once a second on a thread of their own; webhook deliveries go out
   // from the dispatcher's thread, woken when an evaluation wrote new ones.
-  HttpWebhookSender webhook_sender;
+  HttpWebhookSender webhook_sender({.allow_private_addresses = config.webhook_allow_private_addresses});
   WebhookDispatcher webhooks(**store, webhook_sender, clock,
                              {.node = node,
                               .retry = {.base_ms = config.webhook_retry_base_ms,

@@ -5,7 +5,9 @@
 // second customer crosses 80 %, the deliveries are retried (attempts climb, status pending), the
 // receiver comes back on the same port, and each event arrives exactly once, with no attempt after
 // the success. Also: alerts.list history and its pages, credits_below and ratelimit_breaches
-// alerts with a top-up that resolves, and the edge's validation.
+// alerts with a top-up that resolves, the edge's validation, and private addresses (the receiver
+// here is on 127.0.0.1): allowed with --webhook-allow-private-addresses true, refused without it,
+// both when a webhook is created and when a delivery is attempted.
 
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -16,6 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createApi, createKey, createRootKey, expectError, expectFieldError, expectOk, verify } from './lib/expect.mjs';
 import { startServer } from './lib/server.mjs';
 
+// The receivers of these tests listen on 127.0.0.1, a loopback address: private addresses must be allowed.
+const kAllowPrivate = ['--webhook-allow-private-addresses', 'true'];
 // Small backoff so that a receiver outage of a few seconds sees several attempts.
 const kRetryArgs = ['--webhook-retry-base-ms', '200', '--webhook-retry-max-ms', '800', '--webhook-max-attempts', '100'];
 const kWaitMs = 15_000;
@@ -105,7 +109,7 @@ test('a pro customer crossing 80 % and 100 % of its quota gets one signed webhoo
   const receiver = new Receiver();
   const port = await receiver.listen();
   t.after(() => receiver.server.listening && receiver.close());
-  const server = await startServer({ args: kRetryArgs });
+  const server = await startServer({ args: [...kAllowPrivate, ...kRetryArgs] });
   t.after(() => server.stop());
 
   await call(server, 'tiers.updateTier', { name: 'pro', includedQuota: 10 });
@@ -242,7 +246,7 @@ test('credits below a threshold and a burst of rate-limited verifications alert 
   const receiver = new Receiver();
   const port = await receiver.listen();
   t.after(() => receiver.close());
-  const server = await startServer();
+  const server = await startServer({ args: kAllowPrivate });
   t.after(() => server.stop());
 
   const hook = await call(server, 'webhooks.createWebhook', { url: `http://127.0.0.1:${port}/hook` });
@@ -281,6 +285,40 @@ test('credits below a threshold and a burst of rate-limited verifications alert 
   assert.deepEqual(history.map((a) => a.state), ['resolved']);
 });
 
+test('without --webhook-allow-private-addresses nothing goes to a private address', async (t) => {
+  const receiver = new Receiver();
+  const port = await receiver.listen();
+  t.after(() => receiver.close());
+  const server = await startServer({ args: [...kAllowPrivate, ...kRetryArgs] });
+  t.after(() => server.stop());
+  const hook = await call(server, 'webhooks.createWebhook', { url: `http://127.0.0.1:${port}/hook` });
+
+  // The operator turns private addresses off (the default): the webhook made before stays, but
+  // its deliveries are refused at the address, and no new webhook may name one.
+  await server.restart({ args: kRetryArgs });
+  for (const url of [`http://127.0.0.1:${port}/x`, 'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.8/x',
+    'http://[::1]:8080/x', 'http://localhost:8080/x']) {
+    const refused = expectFieldError(await server.call('/v2/webhooks.createWebhook', { url }), 'body.url', url);
+    assert.match(refused.errors[0].message, /^points at .+, a (loopback|link-local|private) address/, url);
+    assert.match(refused.errors[0].fix, /--webhook-allow-private-addresses=true/);
+  }
+
+  const apiId = await createApi(server, 'ssrf');
+  const key = await createKey(server, apiId, { credits: { remaining: 1 } });
+  const rule = await call(server, 'alerts.createRule', { kind: 'credits_below', threshold: 5 });
+  const attempted = await waitFor('an attempt at the alert\'s delivery', async () => {
+    const [delivery] = await call(server, 'webhooks.listDeliveries', { webhookId: hook.webhookId });
+    return delivery?.attempts >= 1 ? delivery : null;
+  });
+  assert.equal(attempted.status, 'pending', 'retried like any failed attempt, up to --webhook-max-attempts');
+  assert.equal(attempted.lastStatusCode, null);
+  assert.match(attempted.lastError, /^refused: 127\.0\.0\.1 is a loopback address; .*--webhook-allow-private-addresses/);
+  const [alert] = await call(server, 'alerts.list', { ruleId: rule.ruleId });
+  assert.equal(alert.subject.keyId, key.keyId);
+  await sleep(1000);
+  assert.equal(receiver.requests.length, 0, 'nothing reached the receiver');
+});
+
 test('rules and webhooks are validated at the edge with messages that say what to change', async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
@@ -307,7 +345,9 @@ test('rules and webhooks are validated at the edge with messages that say what t
   const breaches = await call(server, 'alerts.createRule', { kind: 'ratelimit_breaches', threshold: 9 });
   assert.equal(breaches.resolveThreshold, 4);
   assert.equal(breaches.windowSeconds, 60);
-  assert.deepEqual((await call(server, 'alerts.listRules', {})).map((r) => r.ruleId), [credits.ruleId, breaches.ruleId]);
+  // Oldest first; two rules of the same millisecond come in the order of their (random) ids.
+  assert.deepEqual((await call(server, 'alerts.listRules', {})).map((r) => r.ruleId).sort(),
+    [credits.ruleId, breaches.ruleId].sort());
   await call(server, 'alerts.deleteRule', { ruleId: credits.ruleId });
   expectError(await server.call('/v2/alerts.deleteRule', { ruleId: credits.ruleId }), 404);
   assert.deepEqual((await call(server, 'alerts.listRules', {})).map((r) => r.ruleId), [breaches.ruleId]);

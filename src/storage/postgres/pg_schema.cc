@@ -281,6 +281,14 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
 )sql";
 
+// Alert nodes' heartbeats: the SQLite schema's version 10 (storage/sqlite/migrations.cc).
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE alert_nodes (
+  node      TEXT PRIMARY KEY,
+  last_seen BIGINT NOT NULL
+);
+)sql";
+
 struct PgMigration {
   int version;
   const char* sql;
@@ -289,6 +297,7 @@ struct PgMigration {
 constexpr std::array kPgMigrations = {
     PgMigration{1, kSchemaV1},
     PgMigration{2, kSchemaV2},
+    PgMigration{3, kSchemaV3},
 };
 
 // Any constant will do as long as nothing else in the database uses it: "tollgate" in ASCII.

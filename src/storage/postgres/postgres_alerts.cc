@@ -1,11 +1,13 @@
-// PostgresStore's AlertStore (alerts/alert_store.h): rules, alert history, webhooks, deliveries.
-// Schema: migration 2.
+// PostgresStore's AlertStore (alerts/alert_store.h): rules, alert history, webhooks, deliveries,
+// and the nodes' heartbeats. Schema: migrations 2 and 3.
 //
 // Between nodes: two nodes opening the same alert insert into the partial unique index
 // alerts_open; the second waits for the first's commit and then inserts nothing (ON CONFLICT DO
 // NOTHING), so it writes neither an event nor deliveries. Resolving is one UPDATE of the firing
 // row: the second resolver finds none. Due deliveries are claimed with FOR UPDATE SKIP LOCKED, so
-// dispatchers claiming at once take different rows without waiting for each other.
+// dispatchers claiming at once take different rows without waiting for each other. Two nodes taking
+// over a gone node's alerts at once: the second's UPDATE waits for the first's row locks, then
+// finds the rows' origin alive (the first node) and leaves them.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "storage/domain_events.h"
+#include "storage/history_query.h"
 #include "storage/postgres/postgres_internal.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/row_json.h"
@@ -47,10 +50,17 @@ constexpr std::string_view kResolveAlert =
     "WHERE rule_id = $1 AND subject = $2 AND state = 'firing' RETURNING " TOLLGATE_ALERT_COLUMNS;
 constexpr std::string_view kOpenAlerts =
     "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts WHERE state = 'firing' ORDER BY seq";
-constexpr std::string_view kListAlerts =
-    "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts WHERE ($1 = '' OR rule_id = $1) AND ($2 = '' OR identity_id = $2) "
-    "AND ($3 = '' OR state = $3) AND seq < $4 ORDER BY seq DESC LIMIT $5";
+// alerts.list: filtered by the filters set (storage/history_query.h).
+constexpr std::string_view kSelectAlerts = "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts";
 #undef TOLLGATE_ALERT_COLUMNS
+
+constexpr std::string_view kTouchNode =
+    "INSERT INTO alert_nodes (node, last_seen) VALUES ($1, $2) "
+    "ON CONFLICT (node) DO UPDATE SET last_seen = GREATEST(alert_nodes.last_seen, excluded.last_seen)";
+constexpr std::string_view kAdoptAlerts =
+    "UPDATE alerts SET origin = $1 WHERE state = 'firing' AND origin <> $1 "
+    "AND origin NOT IN (SELECT node FROM alert_nodes WHERE last_seen >= $2)";
+constexpr std::string_view kForgetNodes = "DELETE FROM alert_nodes WHERE last_seen < $1";
 
 constexpr std::string_view kInsertWebhook =
     "INSERT INTO webhooks (id, url, description, format, events, secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -72,13 +82,14 @@ constexpr std::string_view kClaimDue =
     "UPDATE webhook_deliveries SET claimed_by = $2, claimed_until = $3 WHERE seq IN (SELECT seq FROM webhook_deliveries "
     "WHERE status = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) "
     "ORDER BY next_attempt_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " TOLLGATE_DELIVERY_COLUMNS;
+constexpr std::string_view kRenewClaim =
+    "UPDATE webhook_deliveries SET claimed_until = $3 WHERE id = $1 AND claimed_by = $2 AND status = 'pending'";
 constexpr std::string_view kRecordAttempt =
     "UPDATE webhook_deliveries SET status = $3, attempts = $4, last_status_code = $5, last_error = $6, "
     "next_attempt_at = $7, delivered_at = $8, claimed_by = NULL, claimed_until = NULL "
     "WHERE id = $1 AND claimed_by = $2 AND status = 'pending'";
-constexpr std::string_view kListDeliveries =
-    "SELECT " TOLLGATE_DELIVERY_COLUMNS " FROM webhook_deliveries WHERE ($1 = '' OR webhook_id = $1) "
-    "AND ($2 = '' OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT $4";
+// webhooks.listDeliveries: filtered by the filters set (storage/history_query.h).
+constexpr std::string_view kSelectDeliveries = "SELECT " TOLLGATE_DELIVERY_COLUMNS " FROM webhook_deliveries";
 #undef TOLLGATE_DELIVERY_COLUMNS
 constexpr std::string_view kCountPending = "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'";
 
@@ -175,6 +186,19 @@ std::int64_t AsLimit(std::size_t limit) {
   return static_cast<std::int64_t>(std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max() - 1));
 }
 
+// Runs a page read of `query` with the cursor and the row limit after the filters' values.
+template <typename Row, typename Read>
+Result<std::vector<Row>> ReadHistoryPage(PgPool& pool, const storage::HistoryQuery& query,
+                                         std::optional<std::int64_t> before, std::size_t limit, std::string_view what,
+                                         Read read) {
+  PgParams params;
+  for (const std::string& value : query.values) params.Add(value);
+  params.Add(before.value_or(storage::kNoSeqCursor)).Add(AsLimit(limit) + 1);
+  auto rows = QueryOnce(pool, query.sql, params, what);
+  if (!rows) return Fail(std::move(rows.error()));
+  return ReadAll<Row>(*rows, read);
+}
+
 }  // namespace
 
 Status PostgresStore::InsertAlertRule(const AlertRule& rule) {
@@ -262,16 +286,36 @@ Result<std::vector<Alert>> PostgresStore::ListOpenAlerts() {
 
 Result<AlertPage> PostgresStore::ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before,
                                             std::size_t limit) {
-  PgParams params;
-  params.Add(filter.rule_id).Add(filter.identity_id)
-      .Add(filter.state ? AlertStateName(*filter.state) : std::string_view(""))
-      .Add(before.value_or(storage::kNoSeqCursor)).Add(AsLimit(limit) + 1);
-  auto rows = QueryOnce(pool_, kListAlerts, params, "reading alerts");
-  if (!rows) return Fail(std::move(rows.error()));
-  auto alerts = ReadAll<std::pair<std::int64_t, Alert>>(*rows, ReadAlert);
+  const storage::HistoryQuery query = storage::HistoryPageQuery(
+      '$', kSelectAlerts,
+      {{"rule_id", filter.rule_id},
+       {"identity_id", filter.identity_id},
+       {"state", filter.state ? AlertStateName(*filter.state) : std::string_view()}});
+  auto alerts = ReadHistoryPage<std::pair<std::int64_t, Alert>>(pool_, query, before, limit, "reading alerts", ReadAlert);
   if (!alerts) return Fail(std::move(alerts.error()));
   auto [items, next] = storage::SeqPage(std::move(*alerts), limit);
   return AlertPage{std::move(items), next};
+}
+
+Status PostgresStore::TouchAlertNode(const std::string& node, UnixMillis now) {
+  auto touched = QueryOnce(pool_, kTouchNode, PgParams().Add(node).Add(now), "recording node " + node + " alive");
+  if (!touched) return Fail(std::move(touched.error()));
+  return {};
+}
+
+Result<std::int64_t> PostgresStore::AdoptAlertsOfGoneNodes(const std::string& node, UnixMillis seen_since) {
+  std::int64_t adopted = 0;
+  auto done = InTransaction(pool_, "taking over the alerts of gone nodes", [&](PgConnection& connection) -> Status {
+    auto taken = connection.Run(kAdoptAlerts, PgParams().Add(node).Add(seen_since));
+    if (!taken) return Fail(std::move(taken.error()));
+    adopted = *taken;
+    if (auto forgot = connection.Run(kForgetNodes, PgParams().Add(seen_since)); !forgot) {
+      return Fail(std::move(forgot.error()));
+    }
+    return {};
+  });
+  if (!done) return Fail(std::move(done.error()));
+  return adopted;
 }
 
 Status PostgresStore::InsertWebhook(const Webhook& webhook) {
@@ -316,6 +360,14 @@ Result<std::vector<WebhookDelivery>> PostgresStore::ClaimDueDeliveries(const std
   return storage::WithoutSeqs(std::move(*deliveries));
 }
 
+Result<bool> PostgresStore::RenewDeliveryClaim(const std::string& node, const std::string& delivery_id,
+                                               UnixMillis until) {
+  auto renewed = QueryOnce(pool_, kRenewClaim, PgParams().Add(delivery_id).Add(node).Add(until),
+                           "renewing the claim on " + delivery_id);
+  if (!renewed) return Fail(std::move(renewed.error()));
+  return renewed->Affected() > 0;
+}
+
 Status PostgresStore::RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) {
   PgParams params;
   params.Add(attempt.delivery_id).Add(node).Add(DeliveryStatusName(attempt.status)).Add(attempt.attempts)
@@ -330,12 +382,11 @@ Status PostgresStore::RecordDeliveryAttempt(const std::string& node, const Deliv
 
 Result<DeliveryPage> PostgresStore::ListDeliveries(const DeliveryFilter& filter, std::optional<std::int64_t> before,
                                                    std::size_t limit) {
-  PgParams params;
-  params.Add(filter.webhook_id).Add(filter.status ? DeliveryStatusName(*filter.status) : std::string_view(""))
-      .Add(before.value_or(storage::kNoSeqCursor)).Add(AsLimit(limit) + 1);
-  auto rows = QueryOnce(pool_, kListDeliveries, params, "reading webhook deliveries");
-  if (!rows) return Fail(std::move(rows.error()));
-  auto deliveries = ReadAll<std::pair<std::int64_t, WebhookDelivery>>(*rows, ReadDelivery);
+  const storage::HistoryQuery query = storage::HistoryPageQuery(
+      '$', kSelectDeliveries,
+      {{"webhook_id", filter.webhook_id}, {"status", filter.status ? DeliveryStatusName(*filter.status) : std::string_view()}});
+  auto deliveries = ReadHistoryPage<std::pair<std::int64_t, WebhookDelivery>>(pool_, query, before, limit,
+                                                                              "reading webhook deliveries", ReadDelivery);
   if (!deliveries) return Fail(std::move(deliveries.error()));
   auto [items, next] = storage::SeqPage(std::move(*deliveries), limit);
   return DeliveryPage{std::move(items), next};

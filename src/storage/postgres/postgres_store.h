@@ -123,12 +123,15 @@ class PostgresStore final : public Store {
   Result<std::optional<Alert>> ResolveAlert(const std::string& rule_id, const std::string& subject, std::int64_t value,
                                             UnixMillis now) override;
   Result<std::vector<Alert>> ListOpenAlerts() override;
+  Status TouchAlertNode(const std::string& node, UnixMillis now) override;
+  Result<std::int64_t> AdoptAlertsOfGoneNodes(const std::string& node, UnixMillis seen_since) override;
   Result<AlertPage> ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before, std::size_t limit) override;
   Status InsertWebhook(const Webhook& webhook) override;
   Result<std::vector<Webhook>> ListWebhooks() override;
   Status DeleteWebhook(const std::string& webhook_id, UnixMillis now) override;
   Result<std::vector<WebhookDelivery>> ClaimDueDeliveries(const std::string& node, std::size_t limit, UnixMillis now,
                                                           std::int64_t lease_ms) override;
+  Result<bool> RenewDeliveryClaim(const std::string& node, const std::string& delivery_id, UnixMillis until) override;
   Status RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) override;
   Result<DeliveryPage> ListDeliveries(const DeliveryFilter& filter, std::optional<std::int64_t> before,
                                       std::size_t limit) override;

@@ -379,6 +379,17 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, seq);
 )sql";
 
+// alert_nodes: each node's heartbeat, written by its alert evaluation every few seconds. Alerts
+// that only their origin node may resolve (credits, rate-limit breaches: per-node facts) are
+// taken over by a live node once their origin's last_seen is old: a node renamed by a restart
+// (a container's new hostname) leaves none firing for good. Rows of gone nodes are deleted then.
+constexpr const char* kSchemaV10 = R"sql(
+CREATE TABLE alert_nodes (
+  node      TEXT PRIMARY KEY,
+  last_seen INTEGER NOT NULL
+);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, kSchemaV1},
     Migration{2, kSchemaV2},
@@ -389,6 +400,7 @@ constexpr std::array kMigrations = {
     Migration{7, kSchemaV7},
     Migration{8, kSchemaV8},
     Migration{9, kSchemaV9},
+    Migration{10, kSchemaV10},
 };
 
 constexpr bool IsStrictlyIncreasing(std::span<const Migration> migrations) {

@@ -1,7 +1,7 @@
-// SqliteStore's AlertStore (alerts/alert_store.h): rules, alert history, webhooks, deliveries.
-// Schema: migration 9. One connection behind the store's mutex serialises everything, so the
-// "one open alert per rule and subject" index alone settles concurrent firings, and a claim is
-// one UPDATE ... RETURNING.
+// SqliteStore's AlertStore (alerts/alert_store.h): rules, alert history, webhooks, deliveries,
+// and the nodes' heartbeats. Schema: migrations 9 and 10. One connection behind the store's mutex
+// serialises everything, so the "one open alert per rule and subject" index alone settles
+// concurrent firings, and a claim is one UPDATE ... RETURNING.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "storage/domain_events.h"
+#include "storage/history_query.h"
 #include "storage/row_json.h"
+#include "storage/sqlite/sqlite_alert_queries.h"
 #include "storage/sqlite/sqlite_internal.h"
 #include "storage/sqlite/sqlite_store.h"
 
@@ -41,10 +43,17 @@ constexpr std::string_view kResolveAlert =
     "WHERE rule_id = ?1 AND subject = ?2 AND state = 'firing' RETURNING " TOLLGATE_ALERT_COLUMNS;
 constexpr std::string_view kOpenAlerts =
     "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts WHERE state = 'firing' ORDER BY seq";
-constexpr std::string_view kListAlerts =
-    "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts WHERE (?1 = '' OR rule_id = ?1) AND (?2 = '' OR identity_id = ?2) "
-    "AND (?3 = '' OR state = ?3) AND seq < ?4 ORDER BY seq DESC LIMIT ?5";
+// alerts.list: filtered by the filters set (storage/history_query.h).
+constexpr std::string_view kSelectAlerts = "SELECT " TOLLGATE_ALERT_COLUMNS " FROM alerts";
 #undef TOLLGATE_ALERT_COLUMNS
+
+constexpr std::string_view kTouchNode =
+    "INSERT INTO alert_nodes (node, last_seen) VALUES (?1, ?2) "
+    "ON CONFLICT (node) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)";
+constexpr std::string_view kAdoptAlerts =
+    "UPDATE alerts SET origin = ?1 WHERE state = 'firing' AND origin <> ?1 "
+    "AND origin NOT IN (SELECT node FROM alert_nodes WHERE last_seen >= ?2)";
+constexpr std::string_view kForgetNodes = "DELETE FROM alert_nodes WHERE last_seen < ?1";
 
 constexpr std::string_view kInsertWebhook =
     "INSERT INTO webhooks (id, url, description, format, events, secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -70,13 +79,14 @@ constexpr std::string_view kClaimDue =
     "UPDATE webhook_deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE seq IN (SELECT seq FROM "
     "webhook_deliveries WHERE " TOLLGATE_DUE " ORDER BY next_attempt_at, seq LIMIT ?4) RETURNING " TOLLGATE_DELIVERY_COLUMNS;
 #undef TOLLGATE_DUE
+constexpr std::string_view kRenewClaim =
+    "UPDATE webhook_deliveries SET claimed_until = ?3 WHERE id = ?1 AND claimed_by = ?2 AND status = 'pending'";
 constexpr std::string_view kRecordAttempt =
     "UPDATE webhook_deliveries SET status = ?3, attempts = ?4, last_status_code = ?5, last_error = ?6, "
     "next_attempt_at = ?7, delivered_at = ?8, claimed_by = NULL, claimed_until = NULL "
     "WHERE id = ?1 AND claimed_by = ?2 AND status = 'pending'";
-constexpr std::string_view kListDeliveries =
-    "SELECT " TOLLGATE_DELIVERY_COLUMNS " FROM webhook_deliveries WHERE (?1 = '' OR webhook_id = ?1) "
-    "AND (?2 = '' OR status = ?2) AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+// webhooks.listDeliveries: filtered by the filters set (storage/history_query.h).
+constexpr std::string_view kSelectDeliveries = "SELECT " TOLLGATE_DELIVERY_COLUMNS " FROM webhook_deliveries";
 #undef TOLLGATE_DELIVERY_COLUMNS
 constexpr std::string_view kCountPending = "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'";
 
@@ -172,7 +182,33 @@ Result<std::pair<std::int64_t, WebhookDelivery>> ReadDelivery(SqliteStatement& s
   return std::make_pair(s.ColumnInt64(0), std::move(delivery));
 }
 
+// Runs a page read of `query` with the cursor and the row limit after the filters' values.
+template <typename Row, typename Read>
+Result<std::vector<Row>> ReadHistoryPage(SqliteConnection& connection, const storage::HistoryQuery& query,
+                                         std::optional<std::int64_t> before, std::size_t limit, std::string_view what,
+                                         Read read) {
+  auto statement = connection.Prepare(query.sql);
+  if (!statement) return Fail(std::move(statement.error()));
+  for (std::size_t i = 0; i < query.values.size(); ++i) statement->Bind(static_cast<int>(i) + 1, query.values[i]);
+  statement->Bind(query.cursor_param(), before.value_or(storage::kNoSeqCursor))
+      .Bind(query.limit_param(), static_cast<std::int64_t>(limit) + 1);
+  return ReadAll<Row>(*statement, what, read);
+}
+
 }  // namespace
+
+storage::HistoryQuery SqliteAlertHistoryQuery(const AlertFilter& filter) {
+  return storage::HistoryPageQuery('?', kSelectAlerts,
+                                   {{"rule_id", filter.rule_id},
+                                    {"identity_id", filter.identity_id},
+                                    {"state", filter.state ? AlertStateName(*filter.state) : std::string_view()}});
+}
+
+storage::HistoryQuery SqliteDeliveryHistoryQuery(const DeliveryFilter& filter) {
+  return storage::HistoryPageQuery(
+      '?', kSelectDeliveries,
+      {{"webhook_id", filter.webhook_id}, {"status", filter.status ? DeliveryStatusName(*filter.status) : std::string_view()}});
+}
 
 Status SqliteStore::InsertAlertRule(const AlertRule& rule) {
   std::lock_guard lock(mutex_);
@@ -263,15 +299,37 @@ Result<std::vector<Alert>> SqliteStore::ListOpenAlerts() {
 Result<AlertPage> SqliteStore::ListAlerts(const AlertFilter& filter, std::optional<std::int64_t> before,
                                           std::size_t limit) {
   std::lock_guard lock(mutex_);
-  auto statement = connection_.Prepare(kListAlerts);
-  if (!statement) return Fail(std::move(statement.error()));
-  statement->Bind(1, filter.rule_id).Bind(2, filter.identity_id)
-      .Bind(3, filter.state ? AlertStateName(*filter.state) : std::string_view(""))
-      .Bind(4, before.value_or(storage::kNoSeqCursor)).Bind(5, static_cast<std::int64_t>(limit) + 1);
-  auto rows = ReadAll<std::pair<std::int64_t, Alert>>(*statement, "reading alerts", ReadAlert);
+  auto rows = ReadHistoryPage<std::pair<std::int64_t, Alert>>(connection_, SqliteAlertHistoryQuery(filter), before, limit,
+                                                               "reading alerts", ReadAlert);
   if (!rows) return Fail(std::move(rows.error()));
   auto [alerts, next] = storage::SeqPage(std::move(*rows), limit);
   return AlertPage{std::move(alerts), next};
+}
+
+Status SqliteStore::TouchAlertNode(const std::string& node, UnixMillis now) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kTouchNode);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, node).Bind(2, now);
+  if (auto ran = statement->Run(); !ran) return Fail(During("recording node " + node + " alive", std::move(ran.error())));
+  return {};
+}
+
+Result<std::int64_t> SqliteStore::AdoptAlertsOfGoneNodes(const std::string& node, UnixMillis seen_since) {
+  std::lock_guard lock(mutex_);
+  auto transaction = SqliteTransaction::Begin(connection_);
+  if (!transaction) return Fail(std::move(transaction.error()));
+  auto adopt = connection_.Prepare(kAdoptAlerts);
+  if (!adopt) return Fail(std::move(adopt.error()));
+  adopt->Bind(1, node).Bind(2, seen_since);
+  if (auto ran = adopt->Run(); !ran) return Fail(During("taking over the alerts of gone nodes", std::move(ran.error())));
+  const std::int64_t adopted = connection_.Changes();
+  auto forget = connection_.Prepare(kForgetNodes);
+  if (!forget) return Fail(std::move(forget.error()));
+  forget->Bind(1, seen_since);
+  if (auto ran = forget->Run(); !ran) return Fail(During("forgetting gone nodes", std::move(ran.error())));
+  if (auto committed = transaction->Commit(); !committed) return Fail(std::move(committed.error()));
+  return adopted;
 }
 
 Status SqliteStore::InsertWebhook(const Webhook& webhook) {
@@ -332,6 +390,15 @@ Result<std::vector<WebhookDelivery>> SqliteStore::ClaimDueDeliveries(const std::
   return storage::WithoutSeqs(std::move(*rows));
 }
 
+Result<bool> SqliteStore::RenewDeliveryClaim(const std::string& node, const std::string& delivery_id, UnixMillis until) {
+  std::lock_guard lock(mutex_);
+  auto statement = connection_.Prepare(kRenewClaim);
+  if (!statement) return Fail(std::move(statement.error()));
+  statement->Bind(1, delivery_id).Bind(2, node).Bind(3, until);
+  if (auto ran = statement->Run(); !ran) return Fail(During("renewing the claim on " + delivery_id, std::move(ran.error())));
+  return connection_.Changes() > 0;
+}
+
 Status SqliteStore::RecordDeliveryAttempt(const std::string& node, const DeliveryAttempt& attempt) {
   std::lock_guard lock(mutex_);
   auto statement = connection_.Prepare(kRecordAttempt);
@@ -351,12 +418,8 @@ Status SqliteStore::RecordDeliveryAttempt(const std::string& node, const Deliver
 Result<DeliveryPage> SqliteStore::ListDeliveries(const DeliveryFilter& filter, std::optional<std::int64_t> before,
                                                  std::size_t limit) {
   std::lock_guard lock(mutex_);
-  auto statement = connection_.Prepare(kListDeliveries);
-  if (!statement) return Fail(std::move(statement.error()));
-  statement->Bind(1, filter.webhook_id)
-      .Bind(2, filter.status ? DeliveryStatusName(*filter.status) : std::string_view(""))
-      .Bind(3, before.value_or(storage::kNoSeqCursor)).Bind(4, static_cast<std::int64_t>(limit) + 1);
-  auto rows = ReadAll<std::pair<std::int64_t, WebhookDelivery>>(*statement, "reading webhook deliveries", ReadDelivery);
+  auto rows = ReadHistoryPage<std::pair<std::int64_t, WebhookDelivery>>(
+      connection_, SqliteDeliveryHistoryQuery(filter), before, limit, "reading webhook deliveries", ReadDelivery);
   if (!rows) return Fail(std::move(rows.error()));
   auto [deliveries, next] = storage::SeqPage(std::move(*rows), limit);
   return DeliveryPage{std::move(deliveries), next};

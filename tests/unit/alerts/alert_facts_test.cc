@@ -1,6 +1,7 @@
 // ServiceAlertFacts over real services (SqliteStore in memory, TierService, KeyService,
-// QuotaTracker): subjects with the tier that applies to them, the included quota, live credit
-// balances, and whom RATE_LIMITED answers count toward.
+// QuotaTracker): subjects with the tier the verifier applies to them (the key's, the identity's,
+// the default; for an identity, the tier of its keys whose quota runs out first), the included
+// quota, live credit balances, and whom RATE_LIMITED answers count toward.
 #include "alerts/alert_facts.h"
 
 #include <memory>
@@ -56,6 +57,39 @@ TEST_F(AlertFactsTest, AnIdentitysQuotaSubjectCarriesItsTierAndIncludedQuota) {
   EXPECT_EQ(facts->included, 10);
   EXPECT_FALSE(facts_->QuotaSubject("i:id_gone").has_value());
   EXPECT_FALSE(facts_->QuotaSubject("x:what").has_value());
+}
+
+TEST_F(AlertFactsTest, AnIdentitysQuotaIsMeasuredAgainstTheTierItsKeysAreVerifiedWith) {
+  // free: 10,000 a month (built in); pro: 10 (SetUp); enterprise: 50,000,000.
+  auto acme = keys_->CreateIdentity({.external_id = "acme", .meta_json = "", .ratelimits = {}, .tier = "free"});
+  ASSERT_TRUE(acme.has_value()) << acme.error().detail;
+  const std::string subject = "i:" + acme->id;
+  EXPECT_EQ(facts_->QuotaSubject(subject)->subject.tier, "free") << "no keys yet: the identity's own tier";
+  Key("acme", "enterprise");
+  EXPECT_EQ(facts_->QuotaSubject(subject)->subject.tier, "enterprise") << "its one key is verified as enterprise";
+  EXPECT_EQ(facts_->QuotaSubject(subject)->included, 50'000'000);
+  Key("acme", "pro");
+  Key("acme");  // the identity's tier: free
+  const auto mixed = facts_->QuotaSubject(subject);
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_EQ(mixed->subject.tier, "pro") << "keys on three tiers: the quota that runs out first";
+  EXPECT_EQ(mixed->included, 10);
+  EXPECT_EQ(facts_->BreachSubject("acme", "").tier, "pro") << "the same tier for every kind of rule";
+}
+
+TEST_F(AlertFactsTest, TheDefaultTierAppliesToIdentitiesAndKeysWithoutOne) {
+  ASSERT_OK(tiers_->SetDefaultTier("pro"));
+  auto globex = keys_->CreateIdentity({.external_id = "globex", .meta_json = "", .ratelimits = {}, .tier = ""});
+  ASSERT_TRUE(globex.has_value()) << globex.error().detail;
+  Key("globex");
+  const auto identity = facts_->QuotaSubject("i:" + globex->id);
+  ASSERT_TRUE(identity.has_value()) << "verified under the default tier, so measured against its quota";
+  EXPECT_EQ(identity->subject.tier, "pro");
+  EXPECT_EQ(identity->included, 10);
+  const std::string lone = Key("");
+  const auto key = facts_->QuotaSubject("k:" + lone);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->subject.tier, "pro");
 }
 
 TEST_F(AlertFactsTest, AKeyWithoutIdentityIsItsOwnSubjectAndATierWithoutQuotaHasNone) {

@@ -1,7 +1,9 @@
 // The AlertMonitor on a real in-memory SQLite store, with made-up facts and a ManualClock: each kind
 // fires once per crossing and resolves with hysteresis, a new month resolves quota alerts, the
 // store arbitrates between two nodes and across a restart, node-local facts are resolved only by
-// the node that fired, and a rule created late finds the subjects already past it.
+// the node that fired (or, once that node is gone, by a live node that took its alerts over), a
+// sweep resolves the alerts whose subject left the rule's scope or has nothing left to measure,
+// and a rule created late finds the subjects already past it.
 #include "alerts/alert_monitor.h"
 
 #include <map>
@@ -222,6 +224,35 @@ TEST_F(AlertMonitorTest, ANodesOwnLowerCountNeverResolvesOnlyTheSweepOfTheHighes
   EXPECT_EQ(History(), std::vector<std::string>{rule.id + " i:id_a resolved 90/9"});
 }
 
+TEST_F(AlertMonitorTest, ATierRulesAlertResolvesWhenTheCustomerMovesToAnotherTier) {
+  const AlertRule rule = AddRule(AlertKind::kQuotaPercent, 80, "pro");
+  AlertMonitor monitor(*store_, clock_, {.node = "node-a"});
+  facts_.stored = {{"i:id_a", QuotaPeriodOf(kJanuary), 8}};
+  Count(monitor, "i:id_a", 8);
+  EXPECT_TRUE(Evaluate(monitor));
+  // Moved to enterprise (with the same quota, so only the change of tier can resolve it): the
+  // "pro" rule no longer watches the customer, and its alert must not stay firing all month.
+  facts_.quota["i:id_a"].subject.tier = "enterprise";
+  clock_.Advance(31 * kSecond);
+  EXPECT_TRUE(Evaluate(monitor));
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " i:id_a resolved 80/80"});
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"alert.firing", "alert.resolved"}));
+  clock_.Advance(31 * kSecond);
+  EXPECT_FALSE(Evaluate(monitor)) << "the pro rule does not fire for an enterprise customer";
+}
+
+TEST_F(AlertMonitorTest, ACustomerWithoutAQuotaAnyMoreIsResolvedAtTheNextSweep) {
+  const AlertRule rule = AddRule(AlertKind::kQuotaPercent, 80);
+  AlertMonitor monitor(*store_, clock_, {.node = "node-a"});
+  Count(monitor, "i:id_a", 9);
+  EXPECT_TRUE(Evaluate(monitor));
+  facts_.quota.erase("i:id_a");  // an unlimited tier now (or the identity was deleted)
+  EXPECT_FALSE(Evaluate(monitor)) << "not before the sweep";
+  clock_.Advance(31 * kSecond);
+  EXPECT_TRUE(Evaluate(monitor));
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " i:id_a resolved 90/0"});
+}
+
 TEST_F(AlertMonitorTest, TwoNodesSeeingTheSameCrossingFireOnce) {
   AddRule(AlertKind::kQuotaPercent, 80);
   AlertMonitor a(*store_, clock_, {.node = "node-a"});
@@ -292,6 +323,62 @@ TEST_F(AlertMonitorTest, CreditsFireBelowTheThresholdAndOnlyTheFiringNodeResolve
   facts_.credits["key_1"].remaining = 11;  // topped up on a: a resolves, without new usage
   EXPECT_TRUE(Evaluate(a));
   EXPECT_EQ(History(), std::vector<std::string>{rule.id + " k:key_1 resolved 9/11"});
+}
+
+TEST_F(AlertMonitorTest, ACreditsAlertOfAGoneNodeIsTakenOverAndResolvedByALiveNode) {
+  const AlertRule rule = AddRule(AlertKind::kCreditsBelow, 10);  // resolves at 11
+  const AlertSubject key{.key = "k:key_1", .identity_id = "", .external_id = "", .key_id = "key_1", .tier = ""};
+  auto a = std::make_unique<AlertMonitor>(*store_, clock_, AlertMonitorOptions{.node = "node-a"});
+  AlertMonitor b(*store_, clock_, {.node = "node-b"});
+  EXPECT_FALSE(Evaluate(*a));
+  EXPECT_FALSE(Evaluate(b));
+  facts_.credits["key_1"] = {key, 9};
+  a->UsageWritten(std::vector<UsageEvent>{Usage("VALID", "key_1")});
+  EXPECT_TRUE(Evaluate(*a));
+  // node-a is alive: b's sweep leaves a's alert alone, whatever b's own copy of the balance says.
+  clock_.Advance(31 * kSecond);
+  EXPECT_FALSE(Evaluate(*a));
+  facts_.credits["key_1"].remaining = 50;
+  EXPECT_FALSE(Evaluate(b));
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " k:key_1 firing 9"});
+  // node-a never comes back (a rolling deploy gave its container a new hostname, hence a new node
+  // name). A node that just started takes nothing over: it has not yet seen every live node.
+  a.reset();
+  clock_.Advance(31 * kSecond);
+  AlertMonitor c(*store_, clock_, {.node = "node-c"});
+  EXPECT_FALSE(Evaluate(c));
+  // b has run for long enough, and node-a was not seen for 31 s: b takes the alert over.
+  EXPECT_TRUE(Evaluate(b));
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " k:key_1 resolved 9/50"});
+}
+
+TEST_F(AlertMonitorTest, ABreachAlertOfAGoneNodeIsResolvedByALiveNodeOnceQuiet) {
+  const AlertRule rule = AddRule(AlertKind::kRatelimitBreaches, 2, "", 60);
+  auto a = std::make_unique<AlertMonitor>(*store_, clock_, AlertMonitorOptions{.node = "node-a"});
+  AlertMonitor b(*store_, clock_, {.node = "node-b"});
+  EXPECT_FALSE(Evaluate(*a));
+  EXPECT_FALSE(Evaluate(b));
+  a->UsageWritten(std::vector<UsageEvent>{Usage("RATE_LIMITED", "key_1", "acme"), Usage("RATE_LIMITED", "key_1", "acme")});
+  EXPECT_TRUE(Evaluate(*a));
+  a.reset();
+  for (int i = 0; i < 13; ++i) {  // b evaluates every 5 s, and sees no breach of acme
+    clock_.Advance(5 * kSecond);
+    Evaluate(b);
+  }
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " i:id_a resolved 2/0"});
+}
+
+TEST_F(AlertMonitorTest, ACreditsAlertOfADeletedKeyIsResolvedByItsNode) {
+  const AlertRule rule = AddRule(AlertKind::kCreditsBelow, 10);
+  const AlertSubject key{.key = "k:key_1", .identity_id = "", .external_id = "", .key_id = "key_1", .tier = ""};
+  AlertMonitor monitor(*store_, clock_, {.node = "node-a"});
+  EXPECT_FALSE(Evaluate(monitor));
+  facts_.credits["key_1"] = {key, 3};
+  monitor.UsageWritten(std::vector<UsageEvent>{Usage("VALID", "key_1")});
+  EXPECT_TRUE(Evaluate(monitor));
+  facts_.credits.erase("key_1");  // deleted, or given unlimited credits: no balance left to watch
+  EXPECT_TRUE(Evaluate(monitor));
+  EXPECT_EQ(History(), std::vector<std::string>{rule.id + " k:key_1 resolved 3/0"});
 }
 
 TEST_F(AlertMonitorTest, BreachesFireAtTheCountInTheWindowAndResolveOnceItEmpties) {

@@ -79,12 +79,37 @@ TEST_F(AlertServiceTest, AWebhookGetsASecretAndBothEventsByDefault) {
   ASSERT_TRUE(listed.has_value());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].secret, webhook->secret) << "kept whole: every delivery is signed with it";
-  auto duplicates = service_->CreateWebhook({.url = "http://127.0.0.1:1/x", .events = {"alert.resolved", "alert.resolved"}});
+  auto duplicates = service_->CreateWebhook({.url = "http://hooks.example.com/x", .events = {"alert.resolved", "alert.resolved"}});
   ASSERT_TRUE(duplicates.has_value());
   EXPECT_EQ(duplicates->events, std::vector<std::string>{"alert.resolved"});
   auto bad = service_->CreateWebhook({.url = "gopher://x", .events = {"key.created"}});
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(Locations(bad.error()), (std::vector<std::string>{"body.url", "body.events[0]"}));
+}
+
+TEST_F(AlertServiceTest, AWebhookToAPrivateAddressIsRefusedUnlessAllowed) {
+  for (const char* url : {"http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/", "https://10.0.0.7/x",
+                          "http://[::1]:9000/", "http://[::ffff:192.168.1.1]/", "http://0.0.0.0/", "http://localhost:3000/"}) {
+    auto refused = service_->CreateWebhook({.url = url});
+    ASSERT_FALSE(refused.has_value()) << url;
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidInput) << url;
+    ASSERT_EQ(Locations(refused.error()), std::vector<std::string>{"body.url"}) << url;
+    EXPECT_NE(refused.error().fields[0].message.find("address: tollgate sends webhooks only to public addresses"),
+              std::string::npos) << refused.error().fields[0].message;
+    EXPECT_NE(refused.error().fields[0].fix.find("--webhook-allow-private-addresses=true"), std::string::npos);
+  }
+  auto metadata = service_->CreateWebhook({.url = "http://169.254.169.254/latest/meta-data/"});
+  ASSERT_FALSE(metadata.has_value());
+  EXPECT_TRUE(metadata.error().fields[0].message.starts_with("points at 169.254.169.254, a link-local address"))
+      << metadata.error().fields[0].message;
+  // A name is checked when the sender resolves it; a public address is fine.
+  EXPECT_TRUE(service_->CreateWebhook({.url = "https://hooks.example.com/x"}).has_value());
+  EXPECT_TRUE(service_->CreateWebhook({.url = "https://93.184.216.34/x"}).has_value());
+
+  AlertService allowing(*store_, *keys_, *tiers_, clock_, {}, /*allow_private_webhook_addresses=*/true);
+  auto local = allowing.CreateWebhook({.url = "http://127.0.0.1:8080/hook"});
+  ASSERT_TRUE(local.has_value()) << local.error().detail;
+  EXPECT_EQ(local->url, "http://127.0.0.1:8080/hook");
 }
 
 TEST_F(AlertServiceTest, CursorsAreTheOnesTheStoreGaveAndNothingElse) {

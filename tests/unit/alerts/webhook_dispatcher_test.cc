@@ -1,11 +1,13 @@
 // The WebhookDispatcher on a real in-memory SQLite store with a scripted sender and a ManualClock:
 // the signed request, delivery on a 2xx, the backoff schedule between retries with the same
 // idempotency id, giving up after max_attempts, deliveries of a deleted webhook, an attempt cut
-// off at shutdown, and the thread woken by new deliveries.
+// off at shutdown, claims renewed before each attempt (and one lost meanwhile not sent twice),
+// and the thread woken by new deliveries.
 #include "alerts/webhook_dispatcher.h"
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -34,11 +36,18 @@ class ScriptedSender final : public WebhookSender {
   };
 
   SendResult Post(const WebhookUrl& url, const HeaderList& headers, const std::string& body) override {
-    std::lock_guard lock(mu);
-    sent.push_back({url, headers, body});
-    if (answers.empty()) return {.status = 200};
-    SendResult next = answers.front();
-    answers.pop_front();
+    std::size_t index = 0;
+    SendResult next{.status = 200};
+    {
+      std::lock_guard lock(mu);
+      index = sent.size();
+      sent.push_back({url, headers, body});
+      if (!answers.empty()) {
+        next = answers.front();
+        answers.pop_front();
+      }
+    }
+    if (during) during(index);  // what happens while the attempt takes its time
     return next;
   }
   void Cancel() override { cancelled = true; }
@@ -59,6 +68,7 @@ class ScriptedSender final : public WebhookSender {
   std::deque<SendResult> answers;
   std::vector<Sent> sent;
   bool cancelled = false;
+  std::function<void(std::size_t)> during;  // called in each Post with its index
 };
 
 SendResult Refused() { return {.error = "cannot connect to 127.0.0.1:9: Connection refused"}; }
@@ -225,6 +235,67 @@ TEST_F(WebhookDispatcherTest, AnAttemptCutOffAtShutdownIsNotCountedAndIsDueAgain
   EXPECT_EQ(released.next_attempt_at, kStart);
   EXPECT_EQ(RunOnce(*dispatcher), 1u) << "the claim was freed";
   EXPECT_EQ(Only().status, DeliveryStatus::kDelivered);
+}
+
+// Two deliveries due, claimed together by node-a for 2 x 20 s (attempt_budget 20 s).
+class WebhookClaimTest : public WebhookDispatcherTest {
+ protected:
+  void SetUp() override {
+    WebhookDispatcherTest::SetUp();
+    Fire("i:id_a");
+    clock_.Advance(1);
+    Alert second;
+    second.id = "alert_b";
+    second.rule_id = "arule_1";
+    second.subject.key = "i:id_b";
+    second.fired_at = clock_.NowMillis();
+    ASSERT_TRUE(store_->OpenAlert(second).value_or(false));
+    dispatcher_ = std::make_unique<WebhookDispatcher>(
+        *store_, sender_, clock_,
+        WebhookDispatcherOptions{.node = "node-a", .batch = 2, .attempt_budget = std::chrono::seconds(20)},
+        [] { return 0.5; });
+  }
+
+  // What node-b claims at this moment.
+  std::size_t ClaimedByB() {
+    auto claimed = store_->ClaimDueDeliveries("node-b", 10, clock_.NowMillis(), 60'000);
+    EXPECT_TRUE(claimed.has_value());
+    return claimed ? claimed->size() : 0;
+  }
+
+  std::unique_ptr<WebhookDispatcher> dispatcher_;
+};
+
+TEST_F(WebhookClaimTest, EachAttemptRenewsItsClaimSoALateStartKeepsIt) {
+  std::size_t taken_by_b = 0;
+  sender_.during = [&](std::size_t i) {
+    if (i == 0) clock_.Advance(35'000);  // the first attempt runs long
+    if (i == 1) {
+      clock_.Advance(10'000);  // 45 s: past the batch's 40 s claim, within the second attempt's own
+      taken_by_b = ClaimedByB();
+    }
+  };
+  EXPECT_EQ(RunOnce(*dispatcher_), 2u);
+  EXPECT_EQ(sender_.Count(), 2u);
+  EXPECT_EQ(taken_by_b, 0u) << "the delivery under way was left to node-a";
+  auto page = store_->ListDeliveries({.status = DeliveryStatus::kDelivered}, std::nullopt, 10);
+  ASSERT_TRUE(page.has_value());
+  EXPECT_EQ(page->items.size(), 2u) << "both outcomes recorded: node-a held both claims throughout";
+}
+
+TEST_F(WebhookClaimTest, ADeliveryTakenOverWhileWaitingItsTurnIsNotSentAgain) {
+  std::size_t taken_by_b = 0;
+  sender_.during = [&](std::size_t i) {
+    if (i != 0) return;
+    clock_.Advance(50'000);  // an attempt far beyond its budget: both claims lapse
+    taken_by_b = ClaimedByB();
+  };
+  EXPECT_EQ(RunOnce(*dispatcher_), 2u);
+  EXPECT_EQ(taken_by_b, 2u);
+  EXPECT_EQ(sender_.Count(), 1u) << "the second delivery is node-b's now: node-a does not send it as well";
+  auto pending = store_->ListDeliveries({.status = DeliveryStatus::kPending}, std::nullopt, 10);
+  ASSERT_TRUE(pending.has_value());
+  EXPECT_EQ(pending->items.size(), 2u) << "node-a's late outcome of the first is refused; node-b records both";
 }
 
 TEST_F(WebhookDispatcherTest, TheThreadDeliversWhenWokenAndStopCancelsTheSender) {

@@ -1,5 +1,9 @@
-// Which webhook URLs are accepted, and how they are split for the sender.
+// Which webhook URLs are accepted, how they are split for the sender, and which hosts and
+// addresses are not public (refused unless --webhook-allow-private-addresses).
 #include "alerts/webhook_url.h"
+
+#include <array>
+#include <span>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +54,29 @@ TEST(WebhookUrlTest, RefusesWhatCannotBeAWebhookSayingWhy) {
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidInput);
     EXPECT_NE(parsed.error().detail.find(why), std::string::npos) << url << ": " << parsed.error().detail;
   }
+}
+
+TEST(WebhookUrlTest, NamesTheAddressesThatAreNotPublic) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"127.0.0.1", "loopback"},        {"127.255.0.9", "loopback"},      {"::1", "loopback"},
+      {"localhost", "loopback"},        {"LocalHost.", "loopback"},       {"api.localhost", "loopback"},
+      {"10.1.2.3", "private"},          {"172.16.0.1", "private"},        {"172.31.255.255", "private"},
+      {"192.168.1.1", "private"},       {"100.64.0.1", "private"},        {"fd12:3456::1", "private"},
+      {"fec0::1", "private"},           {"169.254.169.254", "link-local"}, {"fe80::1", "link-local"},
+      {"fe80::1%eth0", "link-local"},   {"0.0.0.0", "unspecified"},       {"0.1.2.3", "unspecified"},
+      {"::", "unspecified"},            {"224.0.0.1", "multicast"},       {"ff02::1", "multicast"},
+      {"255.255.255.255", "reserved"},  {"::7f00:1", "reserved"},
+      // IPv4 inside IPv6 is judged by its IPv4 part.
+      {"::ffff:127.0.0.1", "loopback"}, {"::ffff:169.254.169.254", "link-local"}, {"64:ff9b::a00:1", "private"},
+      {"::ffff:93.184.216.34", ""},
+      // Public, or a name (judged once resolved).
+      {"93.184.216.34", ""},            {"172.32.0.1", ""},               {"100.128.0.1", ""},
+      {"2606:2800:220:1::1", ""},       {"hooks.example.com", ""},        {"localhost.example.com", ""},
+  };
+  for (const auto& [host, kind] : cases) EXPECT_EQ(NonPublicHostKind(host), kind) << host;
+  const std::array<unsigned char, 4> metadata = {169, 254, 169, 254};
+  EXPECT_EQ(NonPublicAddressKind(metadata), "link-local");
+  EXPECT_EQ(NonPublicAddressKind(std::span<const unsigned char>()), "reserved") << "neither IPv4 nor IPv6";
 }
 
 }  // namespace

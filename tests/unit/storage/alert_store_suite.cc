@@ -1,10 +1,12 @@
 // The AlertStore part of the Store contract (store_suite.h says how a backend runs it): rules,
 // one open alert per rule and subject with its event and deliveries in the same write, history in
-// pages, webhooks, and the claims of due deliveries.
+// pages with any combination of filters, webhooks, the claims of due deliveries and their renewal,
+// and the nodes' heartbeats with the takeover of a gone node's alerts.
 
 #include <algorithm>
 #include <atomic>
 #include <latch>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -240,6 +242,54 @@ TEST_P(StoreTest, AlertHistoryPagesNewestFirstAndFilters) {
   EXPECT_EQ(ids(*firing), std::vector<std::string>{"alert_4"});
 }
 
+// The origin of every open alert, by alert id.
+std::map<std::string, std::string> Origins(Store& store) {
+  auto open = store.ListOpenAlerts();
+  EXPECT_TRUE(open.has_value());
+  std::map<std::string, std::string> origins;
+  for (const Alert& alert : open.value_or(std::vector<Alert>{})) origins[alert.id] = alert.origin;
+  return origins;
+}
+
+TEST_P(StoreTest, TheOpenAlertsOfANodeNotSeenSinceAGivenTimeAreTakenOverOnce) {
+  ASSERT_OK(store_->InsertAlertRule(Rule("arule_1", AlertKind::kCreditsBelow)));
+  const std::map<std::string, std::string> fired = {{"alert_a", "node-a"}, {"alert_b", "node-b"}, {"alert_c", "node-old"}};
+  for (const auto& [id, node] : fired) {
+    Alert alert = Firing(id, "arule_1", "id_" + id, 1'000);
+    alert.origin = node;
+    ASSERT_OK(store_->OpenAlert(alert));
+  }
+  ASSERT_OK(store_->TouchAlertNode("node-a", 50'000));
+  ASSERT_OK(store_->TouchAlertNode("node-b", 10'000));
+  ASSERT_OK(store_->TouchAlertNode("node-b", 9'000));  // a late heartbeat does not turn the clock back
+  // node-old never wrote a heartbeat: gone. node-b was seen at 10 s.
+  auto adopted = store_->AdoptAlertsOfGoneNodes("node-a", 9'500);
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 1);
+  EXPECT_EQ(Origins(*store_),
+            (std::map<std::string, std::string>{{"alert_a", "node-a"}, {"alert_b", "node-b"}, {"alert_c", "node-a"}}));
+  adopted = store_->AdoptAlertsOfGoneNodes("node-a", 15'000);
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 1) << "node-b was not seen since 15 s";
+  adopted = store_->AdoptAlertsOfGoneNodes("node-c", 15'000);
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 0) << "taken over once: node-a is alive";
+  EXPECT_EQ(Origins(*store_),
+            (std::map<std::string, std::string>{{"alert_a", "node-a"}, {"alert_b", "node-a"}, {"alert_c", "node-a"}}));
+
+  // Later node-a is gone in turn; its resolved alerts stay as they are.
+  ASSERT_OK(store_->ResolveAlert("arule_1", "i:id_alert_a", 20, 55'000));
+  ASSERT_OK(store_->TouchAlertNode("node-b", 90'000));  // forgotten at 15 s, back under the same name
+  adopted = store_->AdoptAlertsOfGoneNodes("node-b", 60'000);
+  ASSERT_OK(adopted);
+  EXPECT_EQ(*adopted, 2);
+  EXPECT_EQ(Origins(*store_), (std::map<std::string, std::string>{{"alert_b", "node-b"}, {"alert_c", "node-b"}}));
+  auto resolved = store_->ListAlerts({.state = AlertState::kResolved}, std::nullopt, 10);
+  ASSERT_OK(resolved);
+  ASSERT_EQ(resolved->items.size(), 1u);
+  EXPECT_EQ(resolved->items[0].origin, "node-a");
+}
+
 TEST_P(StoreTest, WebhooksRoundTripWithTheirSecretAndDeletingOneFailsItsPendingDeliveries) {
   ASSERT_OK(store_->InsertWebhook(Hook("wh_1", {"alert.firing", "alert.resolved"}, WebhookFormat::kAlertmanager)));
   auto webhooks = store_->ListWebhooks();
@@ -305,6 +355,39 @@ TEST_P(StoreTest, ADueDeliveryIsClaimedByOneNodeUntilItsLeaseRunsOut) {
   EXPECT_ERROR(store_->RecordDeliveryAttempt("node-b", late), kConflict);  // recorded once
 }
 
+TEST_P(StoreTest, AClaimIsRenewedOnlyByTheNodeHoldingItWhileTheDeliveryIsPending) {
+  ASSERT_OK(store_->InsertAlertRule(Rule("arule_1")));
+  ASSERT_OK(store_->InsertWebhook(Hook("wh_1", {"alert.firing"})));
+  ASSERT_OK(store_->OpenAlert(Firing("alert_1", "arule_1", "id_a", 1'000)));
+  auto claimed = store_->ClaimDueDeliveries("node-a", 10, 1'000, 10'000);  // until 11 s
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  const std::string id = claimed->front().id;
+
+  auto renewed = store_->RenewDeliveryClaim("node-a", id, 30'000);
+  ASSERT_OK(renewed);
+  EXPECT_TRUE(*renewed);
+  auto none = store_->ClaimDueDeliveries("node-b", 10, 20'000, 10'000);
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->empty()) << "renewed until 30 s";
+  auto not_holder = store_->RenewDeliveryClaim("node-b", id, 40'000);
+  ASSERT_OK(not_holder);
+  EXPECT_FALSE(*not_holder);
+
+  auto taken = store_->ClaimDueDeliveries("node-b", 10, 30'000, 10'000);
+  ASSERT_OK(taken);
+  ASSERT_EQ(taken->size(), 1u) << "lapsed at 30 s";
+  auto lost = store_->RenewDeliveryClaim("node-a", id, 50'000);
+  ASSERT_OK(lost);
+  EXPECT_FALSE(*lost) << "node-b holds it now";
+  ASSERT_OK(store_->RecordDeliveryAttempt("node-b", {.delivery_id = id, .status = DeliveryStatus::kDelivered,
+                                                     .attempts = 1, .status_code = 200, .error = "",
+                                                     .next_attempt_at = 0, .delivered_at = 31'000}));
+  auto settled = store_->RenewDeliveryClaim("node-b", id, 50'000);
+  ASSERT_OK(settled);
+  EXPECT_FALSE(*settled) << "delivered: nothing left to claim";
+}
+
 TEST_P(StoreTest, ARecordedAttemptUpdatesTheDeliveryAndFreesItsClaim) {
   ASSERT_OK(store_->InsertAlertRule(Rule("arule_1")));
   ASSERT_OK(store_->InsertWebhook(Hook("wh_1", {"alert.firing"})));
@@ -363,6 +446,20 @@ TEST_P(StoreTest, DeliveriesPageNewestFirstAndFilterByWebhookAndStatus) {
   ASSERT_OK(delivered);
   ASSERT_EQ(delivered->items.size(), 1u);
   EXPECT_EQ(delivered->items[0].delivered_at, 1'100);
+  const std::string done_hook = claimed->front().webhook_id;
+  const std::string other_hook = done_hook == "wh_1" ? "wh_2" : "wh_1";
+  auto both = store_->ListDeliveries({.webhook_id = done_hook, .status = DeliveryStatus::kDelivered}, std::nullopt, 10);
+  ASSERT_OK(both);
+  ASSERT_EQ(both->items.size(), 1u);
+  EXPECT_EQ(both->items[0].id, claimed->front().id);
+  auto pending_of_done = store_->ListDeliveries({.webhook_id = done_hook, .status = DeliveryStatus::kPending}, std::nullopt, 1);
+  ASSERT_OK(pending_of_done);
+  EXPECT_EQ(pending_of_done->items.size(), 1u);
+  EXPECT_TRUE(pending_of_done->next_before.has_value()) << "2 pending: a second page";
+  auto none_delivered = store_->ListDeliveries({.webhook_id = other_hook, .status = DeliveryStatus::kDelivered},
+                                               std::nullopt, 10);
+  ASSERT_OK(none_delivered);
+  EXPECT_TRUE(none_delivered->items.empty());
   auto pending = store_->CountPendingDeliveries();
   ASSERT_OK(pending);
   EXPECT_EQ(*pending, 5);
