@@ -88,9 +88,16 @@ function assertWithin(measured, boundMs, what) {
   }
 }
 
-async function readyz(node) {
-  const res = await fetch(`${node.url}/readyz`);
-  return { status: res.status, body: await res.json() };
+// /readyz reports the checks' last run (once a second on the node's probe thread): up to 2 s for
+// the answer to become `status`.
+async function readyz(node, status) {
+  const until = performance.now() + 2000;
+  for (;;) {
+    const res = await fetch(`${node.url}/readyz`);
+    const answer = { status: res.status, body: await res.json() };
+    if (answer.status === status || performance.now() >= until) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 test('bus up: B learns of new keys and rejects revoked ones within 1 s', async (t) => {
@@ -125,7 +132,7 @@ test(`broker stopped: A takes the revocations, B rejects within ${kFollowInterva
   const measured = await revokeThreeWays(t, 'brokerStopped');
   // The events wait in the outbox, and A's /readyz says the bus is what is missing.
   const pending = await pendingOutbox(cluster.pg);
-  const ready = await readyz(nodeA);
+  const ready = await readyz(nodeA, 503);
   t.diagnostic(`outbox pending while the broker is stopped: ${pending}; A /readyz: ${JSON.stringify(ready)}`);
   assert.ok(pending >= 3, `the revocations' events wait in the outbox (pending ${pending})`);
   assert.deepEqual(ready, { status: 503, body: { status: 'unavailable', failing: 'events' } });
@@ -142,6 +149,6 @@ test('broker back: the events written meanwhile go out, and the bus carries revo
   t.diagnostic(`outbox drained ${drained} ms and B consuming again ${Math.round(performance.now() - backAt)} ms after the broker was back`);
   assert.ok(drained !== null, `the outbox still holds ${await pendingOutbox(cluster.pg)} events ${kOutboxDrainMs} ms after the broker came back`);
   assert.ok(consuming !== null, 'B reconnects its consumer');
-  assert.deepEqual(await readyz(nodeA), { status: 200, body: { status: 'ready' } });
+  assert.deepEqual(await readyz(nodeA, 200), { status: 200, body: { status: 'ready' } });
   assertWithin(await revokeThreeWays(t, 'brokerBack'), kBusBoundMs, 'broker back');
 });

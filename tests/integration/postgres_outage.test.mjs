@@ -50,6 +50,18 @@ async function startNode(t) {
 }
 
 const getReadyz = (server) => server.call('/readyz', undefined, { method: 'GET' });
+// /readyz reports the checks' last run, once a second on the node's probe thread: a change shows
+// within that second plus one check (a store ping answers at once when PostgreSQL is down or up).
+const kReadinessLagMs = 2000;
+// /readyz until `wanted` says yes, at most kReadinessLagMs; the last answer.
+async function readyzWithin(server, wanted) {
+  const until = performance.now() + kReadinessLagMs;
+  for (;;) {
+    const res = await getReadyz(server);
+    if (wanted(res) || performance.now() >= until) return res;
+    await sleep(100);
+  }
+}
 
 // The two writes the test makes: a key in the API, an identity. Each call's answer and duration.
 let writeCount = 0;
@@ -124,7 +136,7 @@ async function probeOutage(server, apiId, until) {
   const writes = [];
   let nextWriteAt = performance.now() + 500;
   while (performance.now() < until) {
-    readyz.push(await getReadyz(server));
+    readyz.push({ at: performance.now(), res: await getReadyz(server) });
     if (performance.now() >= nextWriteAt) {
       writes.push(...await timedWrites(server, apiId));
       nextWriteAt += 1000;
@@ -173,7 +185,7 @@ test(`PostgreSQL stopped for ${kOutageMs / 1000} s under load: verifications ans
   // At once, no retry: the node is back without a restart of its own, and the connections it
   // pooled before the outage do not fail these calls.
   const afterWrites = await timedWrites(server, apiId);
-  const afterReadyz = await getReadyz(server);
+  const afterReadyz = await readyzWithin(server, (res) => res.status === 200);
   // Every answer received so far was recorded before it was sent: how soon they reach PostgreSQL.
   const backlog = load.samples.filter((s) => s.valid).length;
   const backlogLandedMs = await waitForRawValid(pg, backlog, upAt, upAt + kAfterMs);
@@ -195,7 +207,7 @@ test(`PostgreSQL stopped for ${kOutageMs / 1000} s under load: verifications ans
     after: latencyOf(load.samples, upAt, upAt + kAfterMs),
     outageWrites: { statuses: countBy(outage.writes.map((w) => w.res.status)), maxMs: Math.max(...outage.writes.map((w) => w.ms)) },
     outageWriteDetails: [...new Set(outage.writes.map((w) => w.res.json?.error?.detail))],
-    outageReadyz: countBy(outage.readyz.map((r) => `${r.status} ${r.json?.failing ?? ''}`.trim())),
+    outageReadyz: countBy(outage.readyz.map(({ res: r }) => `${r.status} ${r.json?.failing ?? ''}`.trim())),
     afterWrites: afterWrites.map((w) => `${w.what} ${w.res.status} ${w.ms}ms`),
     afterReadyz: afterReadyz.status,
     unanswered: unanswered.slice(0, 3).map((s) => s.error),
@@ -221,7 +233,9 @@ test(`PostgreSQL stopped for ${kOutageMs / 1000} s under load: verifications ans
       `${what}: the 503 says the store cannot be reached\n  ${describeResponse(res)}`);
     assert.ok(ms <= 2500, `${what} took ${ms} ms to answer 503 (the pool's acquire timeout is 2 s): ${text}`);
   }
-  for (const res of outage.readyz) {
+  const settled = outage.readyz.filter(({ at }) => at >= downAt + kReadinessLagMs);
+  assert.ok(settled.length >= 10, `too few /readyz probes after the readiness lag: ${text}`);
+  for (const { res } of settled) {
     assert.equal(res.status, 503, `/readyz while PostgreSQL is down\n  ${describeResponse(res)}`);
     assert.equal(res.json?.failing, 'store', `/readyz names the store\n  ${describeResponse(res)}`);
   }
@@ -258,7 +272,8 @@ test('after a PostgreSQL restart while the node is quiet, the first writes and /
   await pg.stop();
   await pg.start();
   const upAt = performance.now();
-  const first = [...await timedWrites(server, apiId), { what: 'readyz', res: await getReadyz(server) }];
+  const first = [...await timedWrites(server, apiId),
+    { what: 'readyz', res: await readyzWithin(server, (res) => res.status === 200) }];
   const burstAnswers = (await burst()).flat();
   const figures = JSON.stringify({
     pooled, restartMs: Math.round(upAt - restartAt),
