@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk nginx libfaketime prometheus
   # integration tests against the production backends (started by the tests, as their own processes)
   postgresql rabbitmq-server redis-server
+  # the web dashboard's browser test (driven by playwright-core, which downloads no browser)
+  chromium
 )
 
 missing=()
@@ -32,9 +34,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages of the integration tests and of the benchmark's Node.js peer, each reinstalled only
-# when its lock file changed.
-for folder in tests/integration bench/node-peer; do
+# npm packages of the integration tests, the benchmark's Node.js peer and the web dashboard's build
+# (Vite, TypeScript, Preact, uPlot), each reinstalled only when its lock file changed.
+for folder in tests/integration bench/node-peer dashboard; do
   [ -f "$folder/package-lock.json" ] || continue
   stamp=$folder/node_modules/.tollgate-lock
   if [ ! -f "$stamp" ] || ! cmp -s "$folder/package-lock.json" "$stamp"; then

@@ -11,6 +11,11 @@
 
 #include "common/text.h"
 
+// Where this build put the web dashboard (the build's CMake sets it), so `make run` serves it.
+#ifndef TOLLGATE_DASHBOARD_DIR
+#define TOLLGATE_DASHBOARD_DIR ""
+#endif
+
 namespace tollgate {
 
 void AddServeOptions(CLI::App& serve, ServeConfig& c) {
@@ -92,6 +97,9 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
   serve.add_option("--limiter-expected-nodes", c.limiter_expected_nodes,
                    "the local failure policy enforces limit / this on each node")
       ->envname("TOLLGATE_LIMITER_EXPECTED_NODES")->check(CLI::Range(1, 1000))->capture_default_str();
+  serve.add_option("--dashboard-dir", c.dashboard_dir,
+                   "the built web dashboard, served at /dashboard/ (\"\": none; default: this build's)")
+      ->envname("TOLLGATE_DASHBOARD_DIR")->default_val(TOLLGATE_DASHBOARD_DIR);
   serve.add_option("--log-format", c.log_format, "json (one object per line, for log shippers) or text")
       ->envname("TOLLGATE_LOG_FORMAT")->check(CLI::IsMember({"json", "text"}))->capture_default_str();
   serve.add_option("--metrics", c.metrics, "serve Prometheus metrics at GET /metrics (false: record none)")

@@ -49,6 +49,7 @@ struct ServeConfig {
   int limiter_lease_percent = 5;           // lease mode: a chunk is this share of a limit
   std::string limiter_failure_policy = "local";  // <default>[,<tier>=<policy>...]
   int limiter_expected_nodes = 2;          // the local policy divides limits by this
+  std::string dashboard_dir;               // the built web dashboard; default: this build's (config.cc)
   // Only from the environment, so it never shows in `ps` or shell history.
   std::string root_key;
 };

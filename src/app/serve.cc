@@ -30,6 +30,7 @@
 #include "events/event_inbox.h"
 #include "events/inprocess/in_process_event_bus.h"
 #include "events/outbox_relay.h"
+#include "http/dashboard_routes.h"
 #include "http/routes.h"
 #include "http/server.h"
 #include "keys/key_service.h"
@@ -250,6 +251,7 @@ int RunServe(const ServeConfig& config) {
   AddHealthRoutes(router, [&probes] { return probes.FirstFailing(); });
   AddMetricsRoute(router, metrics ? &metrics->registry : nullptr);
   AddLogLevelRoute(router, {[](const std::string& level) { return SetLogLevel(level); }, [] { return CurrentLogLevel(); }});
+  AddDashboardRoutes(router, config.dashboard_dir);
 
   // Changes reach other nodes through the outbox: the relay publishes what this node's writes
   // put there, and the inbox applies what other nodes' writes put there (by the bus, or by

@@ -20,6 +20,7 @@ struct HttpRequest {
   std::string api_key;       // X-API-Key header; never logged
   std::string remote_address;
   std::string real_ip;       // X-Real-IP, set by a gateway in front (trusted only from loopback)
+  std::string if_none_match; // If-None-Match: the ETags a cache holds (the dashboard's files answer 304)
   std::string body;
   std::string request_id;    // "req_…", assigned by the server
 };

@@ -117,9 +117,16 @@ void Router::AddPlain(std::string method, std::string path, PlainHandler handler
 }
 
 void Router::AddPrefix(std::string method, std::string prefix, PrefixHandler handler) {
-  std::string label = prefix + "*";
-  prefix_routes_.emplace_back(std::move(prefix),
-                              Route{std::move(method), {}, {}, RpcBody::kObject, std::move(handler), std::move(label)});
+  AddPrefixRoute(std::move(prefix), Route{std::move(method), {}, {}, RpcBody::kObject, std::move(handler), {}});
+}
+
+void Router::AddPublicPrefix(std::string method, std::string prefix, PlainHandler handler) {
+  AddPrefixRoute(std::move(prefix), Route{std::move(method), {}, std::move(handler), RpcBody::kObject, {}, {}});
+}
+
+void Router::AddPrefixRoute(std::string prefix, Route route) {
+  route.label = prefix + "*";
+  prefix_routes_.emplace_back(std::move(prefix), std::move(route));
 }
 
 const Router::Route* Router::Find(const std::string& path, std::string_view& rest) const {

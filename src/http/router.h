@@ -2,8 +2,9 @@
 // root key, prefix routes for resources named in the path (GET /billing/invoices/<id>.html) with a
 // root key, and plain routes (GET /livez, ...). Owns the checks every RPC route shares, in this
 // order: route (404), method (405), content type (415), root key (401), JSON body (400); prefix
-// routes share the route, method and root key checks. A handler is a plain function of the parsed
-// request; it never sees the socket.
+// routes share the route, method and root key checks; public prefix routes (the dashboard's
+// files) only the route and method checks. A handler is a plain function of the parsed request;
+// it never sees the socket.
 #pragma once
 
 #include <functional>
@@ -56,6 +57,9 @@ class Router {
   // the longest matching prefix wins. The handler parses the rest and answers 404 for what it
   // does not know.
   void AddPrefix(std::string method, std::string prefix, PrefixHandler handler);
+  // The same without a root key, for what anyone may fetch (the dashboard's static files); the
+  // handler finds the rest of the path in request.path after `prefix`.
+  void AddPublicPrefix(std::string method, std::string prefix, PlainHandler handler);
 
   // Never throws: an exception escaping a handler is a bug, answered with 500 and logged.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -64,11 +68,12 @@ class Router {
   struct Route {
     std::string method;
     RpcHandler rpc;      // set for RPC routes
-    PlainHandler plain;  // set for plain routes
+    PlainHandler plain;  // set for plain routes and public prefix routes
     RpcBody body = RpcBody::kObject;
     PrefixHandler prefix;  // set for prefix routes
     std::string label;     // the path, or the prefix and "*": HttpResponse::route
   };
+  void AddPrefixRoute(std::string prefix, Route route);  // sets the route's label
   // The route of an exact path, else of the longest prefix; nullptr when none.
   const Route* Find(const std::string& path, std::string_view& rest) const;
   HttpResponse Dispatch(const Route* found, const HttpRequest& request, std::string_view rest) const;

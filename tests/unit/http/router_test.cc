@@ -1,6 +1,6 @@
 // The checks every RPC route shares, in their documented order (404, 405, 415, 401, 400), and
 // what becomes of a handler's result: its error's status, or a 500 for an exception; prefix
-// routes (longest prefix, root key, method).
+// routes (longest prefix, root key, method), and public prefix routes (no root key).
 #include "http/router.h"
 
 #include <memory>
@@ -382,6 +382,27 @@ TEST_F(PrefixRouteTest, WrongMethodIs405AndHandlerErrorsKeepTheirStatus) {
   EXPECT_EQ(missing.status, 404u);
   EXPECT_EQ(Json(missing)["error"]["detail"], "no thing 'missing'");
   EXPECT_EQ(Json(missing)["meta"]["requestId"], "req_get");
+}
+
+TEST_F(PrefixRouteTest, PublicPrefixRoutesNeedNoRootKeyAndTakeTheLongestPrefix) {
+  router_.AddPublicPrefix("GET", "/public/", [](const HttpRequest& request) {
+    HttpResponse response;
+    response.body = "public " + request.path;
+    return response;
+  });
+  for (const std::string authorization : {"", "Bearer wrong"}) {
+    const HttpResponse response = router_.Handle(Get("/public/a/b.js", authorization));
+    EXPECT_EQ(response.status, 200u) << '"' << authorization << '"';
+    EXPECT_EQ(response.body, "public /public/a/b.js");
+    EXPECT_EQ(response.route, "/public/*");
+  }
+  // A root-key prefix under it still needs its key; the prefix alone is no match.
+  router_.AddPrefix("GET", "/public/private/", [](const PrefixContext&) -> Result<HttpResponse> { return HttpResponse{}; });
+  EXPECT_EQ(router_.Handle(Get("/public/private/x", "")).status, 401u);
+  EXPECT_EQ(router_.Handle(Get("/public/", "")).status, 404u);
+  HttpRequest post = Get("/public/a");
+  post.method = "POST";
+  EXPECT_EQ(router_.Handle(post).status, 405u);
 }
 
 TEST(RequireScopeTest, AllowsHeldScopesAndNamesAMissingOne) {
