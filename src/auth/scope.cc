@@ -28,6 +28,17 @@ bool ScopesAllow(const std::vector<std::string>& granted, std::string_view requi
                      [&](const std::string& g) { return ScopeMatches(g, required); });
 }
 
+bool ScopesAllowAnyApi(const std::vector<std::string>& granted, std::string_view action) {
+  // A granted scope allows the action on some API when it allows it on the API its own middle
+  // segment names ("*" included): "api.api_1.verify_key" on api_1, "api.*.verify_key" on all.
+  return std::any_of(granted.begin(), granted.end(), [&](const std::string& g) {
+    const std::string_view scope = g;
+    const auto first_dot = scope.find('.');
+    const std::string_view rest = first_dot == std::string_view::npos ? "" : scope.substr(first_dot + 1);
+    return ScopeMatches(scope, ApiScope(rest.substr(0, rest.find('.')), action));
+  });
+}
+
 bool IsValidScope(std::string_view scope) {
   if (scope == "*") return true;
   if (scope.size() > 256) return false;

@@ -11,6 +11,10 @@ namespace tollgate {
 
 bool ScopeMatches(std::string_view granted, std::string_view required);
 bool ScopesAllow(const std::vector<std::string>& granted, std::string_view required);
+// Whether `granted` allows `action` on at least one API ("api.<some API or *>.<action>"). A root
+// key for which this is false is refused before the request's key is looked up, so its answer
+// tells nothing about which keys exist.
+bool ScopesAllowAnyApi(const std::vector<std::string>& granted, std::string_view action);
 
 // A scope a root key may be given: "*", or 3 non-empty segments of [A-Za-z0-9_*-] joined by '.'.
 bool IsValidScope(std::string_view scope);

@@ -7,9 +7,18 @@
 namespace tollgate {
 namespace {
 
+// Forbidden unless the root key may perform `action` on at least one API. Checked before a key
+// is looked up, so a root key without the action learns nothing of which keys exist (404 vs 403).
+Status RequireActionOnSomeApi(const RpcContext& ctx, std::string_view action) {
+  if (ScopesAllowAnyApi(ctx.root_key.permissions, action)) return {};
+  return Fail(Error{ErrorCode::kForbidden, "this root key lacks the permission '" + ApiScope("*", action) + "' (or '" +
+                                               ApiScope("<apiId>", action) + "' for the key's API)", {}});
+}
+
 // Finds the key by id and checks that the root key may perform `action` on the key's API.
 Result<CachedKeyPtr> AuthorizeKey(const RpcContext& ctx, KeyService& keys, const std::string& key_id,
                                   std::string_view action) {
+  if (auto s = RequireActionOnSomeApi(ctx, action); !s) return Fail(s.error());
   CachedKeyPtr entry = keys.cache().FindById(key_id);
   if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
   if (auto s = RequireScope(ctx.root_key, ApiScope(entry->key.api_id, action)); !s) return Fail(s.error());
@@ -99,6 +108,7 @@ void AddKeyRoutes(Router& router, KeyService& keys) {
     FieldReader body(ctx.body, "body", errors);
     const std::string secret = body.RequiredString("key", 1, 1024);
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
+    if (auto s = RequireActionOnSomeApi(ctx, "read_key"); !s) return Fail(s.error());
     CachedKeyPtr entry = keys.FindForVerify(secret);
     if (!entry) return Fail(Error::NotFound("no key matches the given secret"));
     if (auto s = RequireScope(ctx.root_key, ApiScope(entry->key.api_id, "read_key")); !s) return Fail(s.error());

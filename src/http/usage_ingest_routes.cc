@@ -110,6 +110,9 @@ std::vector<MeterEvent> ReadEvents(const nlohmann::json& array, FieldReader& bod
 
 void AddUsageIngestRoute(Router& router, MeterStore& meters, KeyService& keys, Clock& clock) {
   router.AddRpc("/v2/usage.ingest", [&meters, &keys, &clock](const RpcContext& ctx) -> Result<HttpResponse> {
+    // The scope first: reading the events looks up their keys, and a 400 naming a key's owner
+    // must not reach a root key that may not ingest.
+    if (auto s = RequireScope(ctx.root_key, kIngestScope); !s) return Fail(s.error());
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
     const UnixMillis now = clock.NowMillis();
@@ -125,7 +128,6 @@ void AddUsageIngestRoute(Router& router, MeterStore& meters, KeyService& keys, C
       }
     }
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
-    if (auto s = RequireScope(ctx.root_key, kIngestScope); !s) return Fail(s.error());
     auto result = meters.IngestMeterEvents(events, now);
     if (!result) return Fail(result.error());
     return OkResponse(ctx.request.request_id,

@@ -231,6 +231,10 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
     }
     if (auto s = FieldErrorsToStatus(std::move(errors)); !s) return Fail(s.error());
 
+    // A root key that may verify on no API is refused before the lookup: no usage, no hint.
+    if (!ScopesAllowAnyApi(ctx.root_key.permissions, "verify_key")) {
+      return Fail(Error{ErrorCode::kForbidden, "this root key lacks the permission 'api.*.verify_key' (or 'api.<apiId>.verify_key' for the key's API)", {}});
+    }
     CachedKeyPtr entry = keys.FindForVerify(secret);
     if (entry) {
       PrefetchUsageIds(*entry);

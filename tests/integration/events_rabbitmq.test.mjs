@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import amqp from 'amqplib';
 
-import { appliedCount, pendingOutbox, startCluster, timeUntil, verifyCode } from './lib/cluster.mjs';
+import { appliedCount, pendingOutbox, startCluster, startEventRecorder, timeUntil, verifyCode } from './lib/cluster.mjs';
 import { createApi, createKey } from './lib/expect.mjs';
 
 const kExchange = 'tollgate.events';
@@ -33,35 +33,9 @@ let nodeB;
 let recorder;
 let publisher;
 
-// This file's consumer: a durable queue bound to key.# and api.#, manual acks (each message is
-// recorded, then acked), re-declared and re-consumed whenever the connection comes back.
-async function startRecorder(url) {
-  const messages = [];
-  const connection = await amqp.connect(url, {
-    recovery: {
-      calculateDelay: () => 250,
-      async setup(model) {
-        const channel = await model.createChannel();
-        await channel.assertExchange(kExchange, 'topic', { durable: true });
-        await channel.assertQueue(kRecorderQueue, { durable: true });
-        for (const pattern of ['key.#', 'api.#']) await channel.bindQueue(kRecorderQueue, kExchange, pattern);
-        await channel.prefetch(100);
-        await channel.consume(kRecorderQueue, (message) => {
-          if (message === null) return;  // the broker cancelled the consumer; recovery starts a new one
-          messages.push({
-            routingKey: message.fields.routingKey,
-            redelivered: message.fields.redelivered,
-            ...message.properties,
-            body: message.content.toString('utf8'),
-          });
-          channel.ack(message);
-        }, { noAck: false });
-      },
-    },
-  });
-  connection.on('error', () => {});  // recovery reconnects; the test asserts on what arrives
-  return { messages, close: () => connection.close() };
-}
+// This file's consumer: a durable queue bound to key.# and api.#, manual acks, re-consumed
+// whenever the connection comes back (lib/cluster.mjs).
+const startRecorder = (url) => startEventRecorder(url, kRecorderQueue, ['key.#', 'api.#']);
 
 // A confirm channel of its own for publishing test messages into tollgate.events.
 async function startPublisher(url) {

@@ -1,11 +1,64 @@
 #include "storage/sqlite/sqlite_connection.h"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <limits>
 #include <utility>
 
 #include <sqlite3.h>
 
 namespace tollgate {
+namespace {
+
+// The errno of the last failed write to the database's files, as SQLite's unix VFS kept it: the
+// main file's, else its journal's (in WAL mode the -wal file, where commits are written). 0 if
+// none. sqlite3_system_errno() is no help here: SQLite reads errno for it too late, when it is 0.
+int LastFileErrno(sqlite3* db) {
+  int cause = 0;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_LAST_ERRNO, &cause) == SQLITE_OK && cause != 0) return cause;
+  sqlite3_file* journal = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &journal) == SQLITE_OK && journal != nullptr &&
+      journal->pMethods != nullptr && journal->pMethods->xFileControl(journal, SQLITE_FCNTL_LAST_ERRNO, &cause) == SQLITE_OK) {
+    return cause;
+  }
+  return 0;
+}
+
+// SQLite's message for a failure of the disk ("disk I/O error", "database or disk is full",
+// "attempt to write a readonly database") does not say what is wrong with the disk; the operator
+// needs that: "Read-only file system", "No space left on device". The failed write's errno when
+// SQLite kept one; else the database's filesystem (SQLITE_FULL keeps no errno), else SQLite's
+// own record. Only on a failure, so it costs nothing on the way of a query.
+std::string WithSystemCause(sqlite3* db, int rc, std::string_view message) {
+  std::string text(message);
+  switch (rc & 0xff) {
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      break;
+    default:
+      return text;
+  }
+  int cause = LastFileErrno(db);
+  const char* file = sqlite3_db_filename(db, "main");
+  struct statvfs disk {};
+  if (cause == 0 && file != nullptr && *file != '\0' && ::statvfs(file, &disk) == 0) {
+    if ((disk.f_flag & ST_RDONLY) != 0) {
+      cause = EROFS;
+    } else if (disk.f_bavail == 0) {
+      cause = ENOSPC;
+    }
+  }
+  if (cause == 0) cause = sqlite3_system_errno(db);
+  if (cause != 0) text.append(" (").append(std::strerror(cause)).append(")");
+  return text;
+}
+
+}  // namespace
 
 Error SqliteError(int rc, std::string_view context, std::string_view message) {
   std::string detail = "sqlite: ";
@@ -98,7 +151,7 @@ Result<bool> SqliteStatement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Error error = SqliteError(rc, "step", sqlite3_errmsg(db));
+  Error error = SqliteError(rc, "step", WithSystemCause(db, rc, sqlite3_errmsg(db)));
   if (error.code == ErrorCode::kInternal) {
     // A bug in our SQL: name the statement so the log points at it.
     error.detail.append(" [in: ").append(sqlite3_sql(stmt_)).append("]");
@@ -153,9 +206,16 @@ Result<SqliteConnection> SqliteConnection::Open(const std::string& path) {
   SqliteConnection connection(db);
   if (rc != SQLITE_OK) {
     return Fail(SqliteError(rc, "cannot open database '" + path + "'",
-                            db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+                            db != nullptr ? WithSystemCause(db, rc, sqlite3_errmsg(db)) : sqlite3_errstr(rc)));
   }
   sqlite3_extended_result_codes(db, 1);
+  // Where the file cannot be opened for writing (a read-only filesystem, no write permission),
+  // SQLite quietly opens it read-only, and the first statement fails with "unable to open
+  // database file" or "locking protocol". The store must write: say so now, with the reason.
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    const std::string reason = ::access(path.c_str(), W_OK) != 0 ? std::strerror(errno) : "SQLite opened it read-only";
+    return Fail(Error::Unavailable("sqlite: cannot open database '" + path + "' for writing: " + reason));
+  }
   return connection;
 }
 
@@ -180,8 +240,8 @@ Status SqliteConnection::Exec(const char* sql) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
   if (rc == SQLITE_OK) return {};
-  Error error = SqliteError(sqlite3_extended_errcode(db_), "exec",
-                            message != nullptr ? message : sqlite3_errstr(rc));
+  const int code = sqlite3_extended_errcode(db_);
+  Error error = SqliteError(code, "exec", WithSystemCause(db_, code, message != nullptr ? message : sqlite3_errstr(rc)));
   sqlite3_free(message);
   return Fail(std::move(error));
 }
@@ -191,7 +251,7 @@ Result<SqliteStatement> SqliteConnection::Prepare(std::string_view sql) {
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   SqliteStatement statement(stmt);
   if (rc != SQLITE_OK) {
-    Error error = SqliteError(rc, "prepare", sqlite3_errmsg(db_));
+    Error error = SqliteError(rc, "prepare", WithSystemCause(db_, rc, sqlite3_errmsg(db_)));
     error.detail.append(" [in: ").append(sql).append("]");
     return Fail(std::move(error));
   }

@@ -4,9 +4,12 @@
 // bootstraps it into the store, the others find it there.
 //
 // Also the small probes those tests share: what is pending in the outbox, how often a node
-// logged that it applied an event (--log-level debug), and a poll with a deadline.
+// logged that it applied an event (--log-level debug), a poll with a deadline, and a consumer
+// of tollgate.events that records what it receives (events_rabbitmq, fault_injection_cluster).
 
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import amqp from 'amqplib';
 
 import { startPostgres, startRabbitmq } from './backends.mjs';
 import { randomBase58, verify } from './expect.mjs';
@@ -66,6 +69,40 @@ export async function timeUntil(probe, { timeoutMs, intervalMs = 20 }) {
     if (performance.now() - start > timeoutMs) return null;
     await sleep(intervalMs);
   }
+}
+
+/**
+ * A consumer of tollgate.events as a user's own service would run one: a durable queue `queue`
+ * bound to each routing key pattern of `patterns`, manual acks (each message is recorded, then
+ * acked), re-declared and re-consumed whenever the connection comes back (amqplib's recovery).
+ * Returns { messages: [{ routingKey, redelivered, messageId, type, …properties, body }], close() }.
+ */
+export async function startEventRecorder(url, queue, patterns) {
+  const messages = [];
+  const connection = await amqp.connect(url, {
+    recovery: {
+      calculateDelay: () => 250,
+      async setup(model) {
+        const channel = await model.createChannel();
+        await channel.assertExchange('tollgate.events', 'topic', { durable: true });
+        await channel.assertQueue(queue, { durable: true });
+        for (const pattern of patterns) await channel.bindQueue(queue, 'tollgate.events', pattern);
+        await channel.prefetch(100);
+        await channel.consume(queue, (message) => {
+          if (message === null) return;  // the broker cancelled the consumer; recovery starts a new one
+          messages.push({
+            routingKey: message.fields.routingKey,
+            redelivered: message.fields.redelivered,
+            ...message.properties,
+            body: message.content.toString('utf8'),
+          });
+          channel.ack(message);
+        }, { noAck: false });
+      },
+    },
+  });
+  connection.on('error', () => {});  // recovery reconnects; the tests assert on what arrives
+  return { messages, close: () => connection.close() };
 }
 
 /** keys.verifyKey on `node`: data.code ('VALID', 'NOT_FOUND', 'DISABLED', …). */

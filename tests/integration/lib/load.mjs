@@ -8,8 +8,8 @@
 // together aim at that rate (each paces itself, and never catches up a backlog in a burst): a
 // paced load leaves CPU to the server, so its latencies mean something on a small machine.
 //
-// Used by usage_durability, postgres_outage and the redis_* tests; one Node process manages a few
-// thousand requests a second.
+// Used by usage_durability, postgres_outage, the redis_* and the fault_injection* tests; one Node
+// process manages a few thousand requests a second. startWriteLoop adds paced writes beside a load.
 
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,4 +111,42 @@ export function latencyOf(samples, from, to) {
     p99: round(percentile(latencies, 99)),
     max: round(latencies.reduce((a, b) => Math.max(a, b), 0)),
   };
+}
+
+/** What a finished verify load saw: the samples of VALID answers, of requests without an answer, and of other answers. */
+export function tally(samples) {
+  return {
+    valid: samples.filter((s) => s.valid),
+    unanswered: samples.filter((s) => s.error !== undefined),
+    otherAnswers: samples.filter((s) => !s.valid && s.error === undefined),
+  };
+}
+
+/**
+ * Writes alongside a load: POSTs `body(i)` to `route` on `server` (lib/server.mjs), one request at
+ * a time, one every `everyMs`, until stop() or the first connection error. Returns { answers,
+ * done, stop() }; answers: [{ sentAt, receivedAt, status, data, detail, requestId, res }] or, for
+ * the request that met the connection error, [{ sentAt, receivedAt, error }].
+ */
+export function startWriteLoop(server, route, body, everyMs) {
+  const answers = [];
+  let stopped = false;
+  const done = (async () => {
+    for (let i = 0; !stopped; ++i) {
+      const sentAt = performance.now();
+      let res;
+      try {
+        res = await server.call(route, body(i));
+      } catch (error) {
+        answers.push({ sentAt, receivedAt: performance.now(), error: error.code ?? error.message });
+        return;
+      }
+      answers.push({
+        sentAt, receivedAt: performance.now(), status: res.status, data: res.json?.data,
+        detail: res.json?.error?.detail, requestId: res.json?.meta?.requestId, res,
+      });
+      await sleep(everyMs - (performance.now() - sentAt));
+    }
+  })();
+  return { answers, done, stop() { stopped = true; } };
 }

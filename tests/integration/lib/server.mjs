@@ -102,7 +102,8 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
 
 /**
  * Starts `tollgate serve --listen 127.0.0.1:0 --store sqlite://<dataDir>/tollgate.db ...args`
- * (or `--store <store>` when given, e.g. a postgres:// URL from lib/backends.mjs) and resolves
+ * (or `--store <store>` when given, e.g. a postgres:// URL from lib/backends.mjs, or a SQLite file
+ * on a filesystem of the test's own) and resolves
  * once it logs `listening on <ip>:<port>` on stderr.
  *
  * Returns { url, port, rootKey, dataDir, proc, call, restart, stop }:
@@ -180,8 +181,11 @@ export async function startServer({ env = {}, args = [], dataDir, store } = {}) 
 function launch(server, { expectBootstrap }) {
   const storeArg = server.store ?? `sqlite://${path.join(server.dataDir, 'tollgate.db')}`;
   const argv = ['serve', '--listen', '127.0.0.1:0', '--store', storeArg, ...server.args];
-  // A server-backed store keeps its usage spill file in the data directory too.
-  if (server.store) argv.push('--usage-spill-file', path.join(server.dataDir, 'usage-spill.ndjson'));
+  // A server-backed store keeps its usage spill file in the data directory too (a SQLite store
+  // elsewhere keeps it next to its file, the server's default).
+  if (server.store && !server.store.startsWith('sqlite://')) {
+    argv.push('--usage-spill-file', path.join(server.dataDir, 'usage-spill.ndjson'));
+  }
   const stdoutLog = path.join(server.dataDir, 'stdout.log');
   const stderrLog = path.join(server.dataDir, 'stderr.log');
   const envRootKey = server.env.TOLLGATE_ROOT_KEY;

@@ -56,6 +56,38 @@ TEST(ScopesAllowTest, AnyGrantedScopeSuffices) {
   EXPECT_FALSE(ScopesAllow({}, "api.api_1.read_key"));
 }
 
+TEST(ScopesAllowAnyApiTest, TheActionOnOneApiOrOnEverySuffices) {
+  EXPECT_TRUE(ScopesAllowAnyApi({"api.api_1.verify_key"}, "verify_key"));
+  EXPECT_TRUE(ScopesAllowAnyApi({"tier.*.read_tier", "api.*.verify_key"}, "verify_key"));
+  EXPECT_TRUE(ScopesAllowAnyApi({"api.api_1.*"}, "read_key"));
+  EXPECT_TRUE(ScopesAllowAnyApi({"*.*.*"}, "read_key"));
+  EXPECT_TRUE(ScopesAllowAnyApi({"*"}, "read_key"));
+}
+
+TEST(ScopesAllowAnyApiTest, OtherActionsResourcesAndShapesDoNot) {
+  EXPECT_FALSE(ScopesAllowAnyApi({}, "verify_key"));
+  EXPECT_FALSE(ScopesAllowAnyApi({"api.api_1.read_key", "api.*.update_key"}, "verify_key"));
+  EXPECT_FALSE(ScopesAllowAnyApi({"tier.*.read_tier", "ratelimit.*.verify_key"}, "verify_key"));
+  // Only three-segment scopes grant anything.
+  EXPECT_FALSE(ScopesAllowAnyApi({"api.verify_key", "api.api_1.verify_key.x", "api", "api.."}, "verify_key"));
+  EXPECT_FALSE(ScopesAllowAnyApi({"api.*.verify_key"}, "verify"));
+}
+
+TEST(ScopesAllowAnyApiTest, AgreesWithScopesAllowOnTheApiItFinds) {
+  // Whenever some API is allowed, ScopesAllow allows the action on that API; when none is,
+  // the wildcard scope a 403 names is not held either.
+  const std::vector<std::vector<std::string>> sets = {
+      {"api.api_1.verify_key"}, {"api.*.verify_key"}, {"*.api_2.*"}, {"api.api_1.read_key"}, {"*"}, {}};
+  for (const auto& granted : sets) {
+    bool some = false;
+    for (const char* api : {"api_1", "api_2", "api_3"}) some = some || ScopesAllow(granted, ApiScope(api, "verify_key"));
+    EXPECT_EQ(ScopesAllowAnyApi(granted, "verify_key"), some) << ::testing::PrintToString(granted);
+    if (!ScopesAllowAnyApi(granted, "verify_key")) {
+      EXPECT_FALSE(ScopesAllow(granted, ApiScope("*", "verify_key")));
+    }
+  }
+}
+
 TEST(IsValidScopeTest, AcceptsStarAndThreeSegments) {
   EXPECT_TRUE(IsValidScope("*"));
   EXPECT_TRUE(IsValidScope("api.*.create_key"));
