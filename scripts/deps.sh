@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
   # build
   cmake ninja-build g++ make pkg-config
-  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev rapidjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev libexpected-dev libpq-dev librabbitmq-dev libhiredis-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk nginx libfaketime prometheus

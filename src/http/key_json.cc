@@ -15,6 +15,33 @@ nlohmann::json CreditsToJson(const std::optional<Credits>& credits) {
   return out;
 }
 
+// The JsonOut forms below print what the nlohmann forms build, field for field (the verify
+// answer's identity; tests/unit/http/json_out_test.cc compares them).
+void WriteRateLimits(JsonOut& out, const std::vector<RateLimitConfig>& limits) {
+  out.StartArray();
+  for (const RateLimitConfig& limit : limits) {
+    out.StartObject()
+        .Field("id", limit.id)
+        .Field("name", limit.name)
+        .Field("limit", limit.limit)
+        .Field("duration", limit.duration_ms)
+        .Field("autoApply", limit.auto_apply)
+        .Field("algorithm", RateLimitAlgorithmName(limit.algorithm))
+        .EndObject();
+  }
+  out.EndArray();
+}
+
+void WriteIdentity(JsonOut& out, const Identity& identity) {
+  out.StartObject().Field("id", identity.id).Field("externalId", identity.external_id);
+  if (!identity.meta_json.empty()) out.Key("meta").Raw(identity.meta_json);
+  out.Key("ratelimits");
+  WriteRateLimits(out, identity.ratelimits);
+  if (!identity.tier.empty()) out.Field("tier", identity.tier);
+  out.Field("billingCycle", identity.anniversary_billing ? "anniversary" : "calendar");
+  out.EndObject();
+}
+
 nlohmann::json RateLimitsToJson(const std::vector<RateLimitConfig>& limits) {
   nlohmann::json out = nlohmann::json::array();
   for (const RateLimitConfig& limit : limits) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/field_reader.h"
+#include "http/json_out.h"
 #include "keys/key_service.h"
 
 namespace tollgate {
@@ -19,6 +20,9 @@ nlohmann::json CreditsToJson(const std::optional<Credits>& credits);
 nlohmann::json IdentityToJson(const Identity& identity);
 // RatelimitResponse of Unkey v2, plus tollgate's "algorithm" (always present).
 nlohmann::json RateLimitsToJson(const std::vector<RateLimitConfig>& limits);
+// The same two, printed straight into `out` (the verify answer).
+void WriteIdentity(JsonOut& out, const Identity& identity);
+void WriteRateLimits(JsonOut& out, const std::vector<RateLimitConfig>& limits);
 
 // Parsers record problems in `reader`'s error list and return what they could read.
 std::optional<Credits> ReadCredits(const nlohmann::json& object, const std::string& location, FieldReader& reader);

@@ -2,7 +2,10 @@
 
 #include "http/server.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <charconv>
 #include <list>
 #include <thread>
 #include <vector>
@@ -45,33 +48,60 @@ std::string NextRequestId() {
   return id;
 }
 
-// The headers of a tollgate response, on a Beast message of any body type.
+// Header values carry stored strings (external ids, names); a CR or LF there would let data
+// forge headers. Validation refuses them at the edge; this is the last line of defence.
+bool SafeHeaderValue(const std::string& name, const std::string& value, const std::string& request_id) {
+  if (HasNoControlCharacters(value)) return true;
+  spdlog::error("dropped response header {} of request {}: it holds control characters", name, request_id);
+  return false;
+}
+
+// The headers of a streamed tollgate response, on a Beast message.
 void SetHeaders(http::response_header<>& res, const HttpResponse& response, const std::string& request_id) {
   res.set(http::field::server, "tollgate");
   res.set(http::field::content_type, response.content_type);
   res.set("X-Request-Id", request_id);
   for (const auto& [name, value] : response.headers) {
-    // Header values carry stored strings (external ids, names); a CR or LF there would let data
-    // forge headers. Validation refuses them at the edge; this is the last line of defence.
-    if (!HasNoControlCharacters(value)) {
-      spdlog::error("dropped response header {} of request {}: it holds control characters", name, request_id);
-      continue;
-    }
-    res.insert(name, value);
+    if (SafeHeaderValue(name, value, request_id)) res.insert(name, value);
   }
 }
 
-// Wraps the body and headers of a tollgate response into a Beast message.
-http::response<http::string_body> ToBeast(HttpResponse&& response, unsigned version, bool keep_alive,
-                                          const std::string& request_id, bool head = false) {
-  http::response<http::string_body> res{static_cast<http::status>(response.status), version};
-  SetHeaders(res, response, request_id);
-  const std::size_t length = response.body.size();
-  if (!head) res.body() = std::move(response.body);
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  if (head) res.content_length(length);  // what GET would send, without the body
-  return res;
+// 1xx, 204 and 304 carry no content, and RFC 9110 forbids a Content-Length there that is not
+// what a 200 would send.
+bool Bodiless(unsigned status) { return status < 200 || status == 204 || status == 304; }
+
+// The status line and headers of a response whose body is `content_length` bytes, appended to
+// `out`. Written by hand rather than through Beast's serializer: a verification's answer is the
+// hottest path there is, and the serializer's buffer sequences cost more than the handler
+// (callgrind, docs/ARCHITECTURE.md). Connection follows RFC 9112: HTTP/1.1 says close when
+// closing, HTTP/1.0 says keep-alive when keeping.
+void RenderHead(std::string& out, const HttpResponse& response, unsigned version, bool keep_alive,
+                const std::string& request_id, std::size_t content_length) {
+  char number[24];
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out.append(number, std::to_chars(number, number + sizeof number, response.status).ptr);
+  out += ' ';
+  out += http::obsolete_reason(static_cast<http::status>(response.status));
+  out += "\r\nServer: tollgate\r\nContent-Type: ";
+  out += response.content_type;
+  out += "\r\nX-Request-Id: ";
+  out += request_id;
+  out += "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    if (!SafeHeaderValue(name, value, request_id)) continue;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!Bodiless(response.status)) {
+    out += "Content-Length: ";
+    out.append(number, std::to_chars(number, number + sizeof number, content_length).ptr);
+    out += "\r\n";
+  }
+  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+  if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+  out += "\r\n";
 }
 
 HttpResponse PlainError(unsigned status, const char* title, const std::string& detail, const std::string& request_id) {
@@ -98,11 +128,23 @@ BodyPiece NextPiece(BodyProducer& producer, std::string& piece, const std::strin
 
 }  // namespace
 
+using SteadyClock = std::chrono::steady_clock;
+
 // One accepted connection, registered with its worker while it lives so Shutdown can close it
-// when idle. Touched only on its worker's thread.
+// when idle and the sweep can cut it at its deadline. Touched only on its worker's thread.
+//
+// Timeouts are deadlines, not timers: each phase (idle, headers, body, write) only stores when
+// it must be over, and the worker's sweep (a few times a second, see SweepInterval) cancels the
+// socket of every session past its deadline. A timer per operation, as beast::tcp_stream arms,
+// cost a timer cancel and re-arm for every read and write, 14 % of a verification.
 struct SessionEntry {
-  beast::tcp_stream* stream = nullptr;
+  tcp::socket* socket = nullptr;
   bool idle = true;
+  bool timed_out = false;  // set by the sweep, which then cancels the socket's operations
+  SteadyClock::time_point deadline = SteadyClock::time_point::max();
+
+  void ExpireAfter(std::chrono::milliseconds timeout) { deadline = SteadyClock::now() + timeout; }
+  void NoDeadline() { deadline = SteadyClock::time_point::max(); }
 };
 
 struct Worker {
@@ -127,18 +169,32 @@ class HttpServer::Impl {
   std::size_t open_connections() const { return connections_.load(std::memory_order_relaxed); }
 
  private:
+  using Parser = http::request_parser<http::string_body>;
+
   asio::awaitable<void> Accept(Worker& worker);
+  asio::awaitable<void> Sweep(Worker& worker);
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
+  // Reads until `parser` holds a whole request (already buffered bytes first), under the header
+  // and then the body deadline. Beast's parser, fed by hand: its composed read operations cost
+  // more than the parsing.
+  asio::awaitable<boost::system::error_code> ReadRequest(SessionEntry& entry, beast::flat_buffer& buffer,
+                                                         Parser& parser);
+  // Sends `head` and `body` (one gathered write, and usually no wait at all); false when the
+  // connection failed or timed out.
+  asio::awaitable<bool> Send(SessionEntry& entry, std::string_view head, std::string_view body);
   // Answers a request whose headers or body broke a limit, then closes after draining a little.
-  asio::awaitable<void> Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,
+  asio::awaitable<void> Reject(SessionEntry& entry, unsigned version, HttpResponse response,
                                const std::string& request_id);
   // Writes a response whose body comes from its producer; answers whether the connection may
   // serve another request (false after an error, a failed body, or an HTTP/1.0 stream).
-  asio::awaitable<bool> WriteStreamed(beast::tcp_stream& stream, HttpResponse response, unsigned version,
+  asio::awaitable<bool> WriteStreamed(SessionEntry& entry, HttpResponse response, unsigned version,
                                       bool keep_alive, const std::string& request_id, bool head);
   // The response a handler completes later; 503 if it is not completed within the deadline.
   asio::awaitable<HttpResponse> AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
                                               const std::string& request_id);
+  // How often each worker looks for sessions past their deadline: a tenth of the shortest
+  // timeout, between 5 ms and 250 ms, so a deadline is enforced within 10 % of its length.
+  std::chrono::milliseconds SweepInterval() const;
 
   ServerOptions options_;
   Handler handler_;
@@ -187,6 +243,7 @@ void HttpServer::Impl::Run() {
   for (auto& worker : workers_) {
     Worker* w = worker.get();
     asio::co_spawn(w->ioc, Accept(*w), asio::detached);
+    asio::co_spawn(w->ioc, Sweep(*w), asio::detached);
     w->thread = std::thread([w] {
       const ScopedEventLoop loop(w->ioc);
       w->ioc.run();
@@ -215,16 +272,97 @@ asio::awaitable<void> HttpServer::Impl::Accept(Worker& worker) {
   }
 }
 
+std::chrono::milliseconds HttpServer::Impl::SweepInterval() const {
+  const auto shortest = std::min({options_.header_timeout, options_.body_timeout, options_.idle_timeout,
+                                  options_.write_timeout});
+  return std::clamp(shortest / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
+}
+
+asio::awaitable<void> HttpServer::Impl::Sweep(Worker& worker) {
+  asio::steady_timer timer(worker.ioc);
+  const auto interval = SweepInterval();
+  boost::system::error_code ec;
+  for (;;) {
+    timer.expires_after(interval);
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const auto now = SteadyClock::now();
+    for (SessionEntry* session : worker.sessions) {
+      if (!session->timed_out && session->deadline <= now) {
+        session->timed_out = true;
+        session->socket->cancel(ec);
+      }
+    }
+  }
+}
+
+asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(SessionEntry& entry, beast::flat_buffer& buffer,
+                                                                         Parser& parser) {
+  boost::system::error_code ec;
+  bool reading_body = false;
+  for (;;) {
+    if (buffer.size() > 0) {
+      const std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec && ec != http::error::need_more) co_return ec;
+      ec = {};
+      if (parser.is_done()) co_return ec;
+      if (!reading_body && parser.is_header_done()) {
+        reading_body = true;
+        entry.ExpireAfter(options_.body_timeout);
+      }
+      // Progress with bytes left: parse on (a chunked body ends one chunk at a time).
+      if (used > 0 && buffer.size() > 0) continue;
+    }
+    const std::size_t room = std::max<std::size_t>(buffer.capacity() - buffer.size(), 4096);
+    const std::size_t n = co_await entry.socket->async_read_some(buffer.prepare(room),
+                                                                 asio::redirect_error(asio::use_awaitable, ec));
+    if (entry.timed_out) co_return beast::error::timeout;
+    if (ec == asio::error::eof) {
+      // The client closed its side: a message delimited by the close may end here.
+      parser.put_eof(ec);
+      if (!ec && parser.is_done()) co_return ec;
+      co_return http::error::end_of_stream;
+    }
+    if (ec) co_return ec;
+    buffer.commit(n);
+  }
+}
+
+asio::awaitable<bool> HttpServer::Impl::Send(SessionEntry& entry, std::string_view head, std::string_view body) {
+  const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+  boost::system::error_code ec;
+  // An answer almost always fits the socket's send buffer: send it now, without a trip through
+  // the event loop. Only what did not fit waits for the socket, under the write timeout.
+  std::size_t sent = entry.socket->write_some(both, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec = {};
+    sent = 0;
+  }
+  if (ec) co_return false;
+  if (sent == head.size() + body.size()) co_return true;
+  entry.ExpireAfter(options_.write_timeout);
+  if (sent < head.size()) {
+    const std::array<asio::const_buffer, 2> rest{asio::buffer(head.substr(sent)), asio::buffer(body)};
+    co_await asio::async_write(*entry.socket, rest, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await asio::async_write(*entry.socket, asio::buffer(body.substr(sent - head.size())),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return !ec && !entry.timed_out;
+}
+
 asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket) {
   connections_.fetch_add(1, std::memory_order_relaxed);
-  beast::tcp_stream stream(std::move(socket));
-  SessionEntry entry{&stream, true};
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);  // Send's first attempt must not block
+  SessionEntry entry{&socket};
   const auto registered = worker.sessions.insert(worker.sessions.end(), &entry);
   beast::flat_buffer buffer;
-  boost::system::error_code ec;
+  std::string head;  // the answer's status line and headers, its memory kept between requests
   std::string remote;
   {
-    const auto endpoint = stream.socket().remote_endpoint(ec);
+    const auto endpoint = socket.remote_endpoint(ec);
     if (!ec) remote = endpoint.address().to_string();
   }
 
@@ -232,44 +370,40 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     // Idle: wait for the first byte of the next request, bounded by the idle timeout.
     entry.idle = true;
     if (buffer.size() == 0) {
-      stream.expires_after(options_.idle_timeout);
-      const std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
+      entry.ExpireAfter(options_.idle_timeout);
+      const std::size_t n = co_await socket.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || entry.timed_out) break;
       buffer.commit(n);
     }
     entry.idle = false;
 
     const std::string request_id = NextRequestId();
-    http::request_parser<http::string_body> parser;
+    Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser.body_limit(options_.max_body_bytes);
-    stream.expires_after(options_.header_timeout);
-    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    parser.eager(true);
+    entry.ExpireAfter(options_.header_timeout);
+    ec = co_await ReadRequest(entry, buffer, parser);
     if (ec == http::error::header_limit) {
-      co_await Reject(stream, 11, PlainError(431, "Request Header Fields Too Large",
-                                             "the request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes", request_id), request_id);
+      co_await Reject(entry, 11, PlainError(431, "Request Header Fields Too Large",
+                                            "the request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes", request_id), request_id);
       break;
     }
     if (ec == http::error::body_limit) {
-      co_await Reject(stream, 11, PlainError(413, "Payload Too Large",
-                                             "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
+      co_await Reject(entry, parser.is_header_done() ? parser.get().version() : 11,
+                      PlainError(413, "Payload Too Large",
+                                 "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
       break;
     }
     if (ec) {
+      // A malformed request gets an answer; a timeout, a close or a reset does not.
       if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
           ec != asio::error::eof && ec != asio::error::connection_reset) {
-        co_await Reject(stream, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
+        co_await Reject(entry, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
       }
       break;
     }
-    stream.expires_after(options_.body_timeout);
-    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == http::error::body_limit) {
-      co_await Reject(stream, parser.get().version(), PlainError(413, "Payload Too Large",
-                      "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
-      break;
-    }
-    if (ec) break;
+    entry.NoDeadline();  // the handler runs; a deferred answer has its own deadline
 
     http::request<http::string_body> req = parser.release();
     HttpRequest request;
@@ -282,18 +416,19 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     request.authorization = std::string(req[http::field::authorization]);
     request.api_key = std::string(req["X-API-Key"]);
     request.real_ip = std::string(req["X-Real-IP"]);
+    request.if_none_match = std::string(req[http::field::if_none_match]);
     request.remote_address = remote;
     request.body = std::move(req.body());
     request.request_id = request_id;
 
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = SteadyClock::now();
     HttpResponse response = [&] {
       RequestScope scope(request_id);  // the handler's log lines carry the request's id
       return handler_(request);
     }();
     const std::string_view route = response.route;
     if (response.deferred) response = co_await AwaitDeferred(worker, std::move(response.deferred), request_id);
-    const auto elapsed = std::chrono::steady_clock::now() - started;
+    const auto elapsed = SteadyClock::now() - started;
     if (options_.on_answer) options_.on_answer(route, response.status, elapsed);
     // The request line only: headers and bodies may hold keys.
     if (spdlog::should_log(spdlog::level::debug)) {
@@ -302,21 +437,22 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
                     request_id);
     }
     const bool keep_alive = req.keep_alive() && !worker.draining;
-    const bool head = req.method() == http::verb::head;
+    const bool is_head = req.method() == http::verb::head;
     if (response.producer) {
       // A stream keeps the session busy (not idle) until its last piece: Shutdown lets it
       // finish within the grace period, after which the reaper cuts it.
-      if (!co_await WriteStreamed(stream, std::move(response), req.version(), keep_alive, request_id, head)) break;
+      if (!co_await WriteStreamed(entry, std::move(response), req.version(), keep_alive, request_id, is_head)) break;
       continue;
     }
-    auto res = ToBeast(std::move(response), req.version(), keep_alive, request_id, head);
-    stream.expires_after(options_.write_timeout);
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || !keep_alive) break;
+    head.clear();
+    RenderHead(head, response, req.version(), keep_alive, request_id, response.body.size());
+    // HEAD: what GET would send, without the body.
+    const bool no_body = is_head || Bodiless(response.status);
+    if (!co_await Send(entry, head, no_body ? std::string_view() : std::string_view(response.body)) || !keep_alive) break;
   }
 
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
   worker.sessions.erase(registered);
   connections_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -339,21 +475,21 @@ asio::awaitable<HttpResponse> HttpServer::Impl::AwaitDeferred(Worker& worker, st
   co_return PlainError(503, "Service Unavailable", "the answer did not come in time; retry", request_id);
 }
 
-asio::awaitable<void> HttpServer::Impl::Reject(beast::tcp_stream& stream, unsigned version, HttpResponse response,
+asio::awaitable<void> HttpServer::Impl::Reject(SessionEntry& entry, unsigned version, HttpResponse response,
                                                const std::string& request_id) {
-  boost::system::error_code ec;
-  auto res = ToBeast(std::move(response), version, false, request_id);
-  stream.expires_after(options_.write_timeout);
-  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return;
+  entry.timed_out = false;  // the answer gets its own write timeout, even after a slow request
+  std::string head;
+  RenderHead(head, response, version, false, request_id, response.body.size());
+  if (!co_await Send(entry, head, response.body)) co_return;
   // Lingering close: stop sending, then read and discard what the client is still sending for a
   // moment, so its TCP stack does not answer our response with a reset before it is read.
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(std::chrono::milliseconds(500));
+  boost::system::error_code ec;
+  entry.socket->shutdown(tcp::socket::shutdown_send, ec);
+  entry.ExpireAfter(std::chrono::milliseconds(500));
   std::array<char, 16384> sink;
   std::size_t drained = 0;
-  while (!ec && drained < (8u << 20)) {
-    drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  while (!ec && !entry.timed_out && drained < (8u << 20)) {
+    drained += co_await entry.socket->async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -361,9 +497,10 @@ asio::awaitable<void> HttpServer::Impl::Reject(beast::tcp_stream& stream, unsign
 // bounded by the write timeout), then the last chunk. HTTP/1.0 has no chunked encoding, so the
 // body is sent as is and ends with the connection. A failed body ends the connection without
 // the last chunk: the client sees a truncated transfer.
-asio::awaitable<bool> HttpServer::Impl::WriteStreamed(beast::tcp_stream& stream, HttpResponse response,
+asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, HttpResponse response,
                                                       unsigned version, bool keep_alive,
                                                       const std::string& request_id, bool head) {
+  tcp::socket& socket = *entry.socket;
   const bool chunked = version >= 11;
   http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
   SetHeaders(res, response, request_id);
@@ -371,9 +508,9 @@ asio::awaitable<bool> HttpServer::Impl::WriteStreamed(beast::tcp_stream& stream,
   res.chunked(chunked);
   http::response_serializer<http::empty_body> serializer{res};
   boost::system::error_code ec;
-  stream.expires_after(options_.write_timeout);
-  co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return false;
+  entry.ExpireAfter(options_.write_timeout);
+  co_await http::async_write_header(socket, serializer, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || entry.timed_out) co_return false;
   if (head) co_return res.keep_alive();
 
   std::string piece;
@@ -388,19 +525,19 @@ asio::awaitable<bool> HttpServer::Impl::WriteStreamed(beast::tcp_stream& stream,
     }
     if (piece.empty()) continue;  // an empty chunk would end the body
     const asio::const_buffer bytes(piece.data(), piece.size());
-    stream.expires_after(options_.write_timeout);
+    entry.ExpireAfter(options_.write_timeout);
     if (chunked) {
-      co_await asio::async_write(stream, http::make_chunk(bytes), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(socket, http::make_chunk(bytes), asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      co_await asio::async_write(stream, bytes, asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(socket, bytes, asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (ec) co_return false;
+    if (ec || entry.timed_out) co_return false;
     sent += piece.size();
   }
   if (!chunked) co_return false;
-  stream.expires_after(options_.write_timeout);
-  co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec && res.keep_alive();
+  entry.ExpireAfter(options_.write_timeout);
+  co_await asio::async_write(socket, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec && !entry.timed_out && res.keep_alive();
 }
 
 void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
@@ -414,7 +551,7 @@ void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {
       w->acceptor->close(ec);
       // Busy sessions finish their request and then see `draining`; idle ones are woken now.
       for (SessionEntry* session : w->sessions) {
-        if (session->idle) session->stream->cancel();
+        if (session->idle) session->socket->cancel(ec);
       }
     });
   }

@@ -19,37 +19,57 @@ constexpr std::int64_t kUnknownKeyWindowMs = 60'000;
 
 std::int64_t CeilSeconds(std::int64_t ms) { return ms <= 0 ? 0 : (ms + 999) / 1000; }
 
-nlohmann::json VerifyResultToJson(const VerifyResult& result, UnixMillis now) {
+// The data of a verify answer: Unkey v2's V2KeysVerifyKeyResponseData, plus tollgate's tier,
+// quota and per-limit ids.
+void WriteVerifyResult(JsonOut& out, const VerifyResult& result, UnixMillis now) {
   const VerifyOutcome& outcome = result.outcome;
-  nlohmann::json data = {{"valid", outcome.valid()}, {"code", VerifyCodeName(outcome.code)}};
-  if (!outcome.key) return data;
+  out.StartObject().Field("valid", outcome.valid()).Field("code", VerifyCodeName(outcome.code));
+  if (!outcome.key) {
+    out.EndObject();
+    return;
+  }
   const Key& key = outcome.key->key;
-  data["keyId"] = key.id;
-  if (!key.name.empty()) data["name"] = key.name;
-  if (!key.meta_json.empty()) data["meta"] = nlohmann::json::parse(key.meta_json, nullptr, false);
-  if (key.expires) data["expires"] = *key.expires;
-  if (outcome.credits_remaining) data["credits"] = *outcome.credits_remaining;
-  data["enabled"] = key.enabled;
-  data["permissions"] = key.permissions;
-  data["roles"] = key.roles;
-  if (const Identity* identity = outcome.key->identity.get()) data["identity"] = IdentityToJson(*identity);
-  if (result.tier) data["tier"] = result.tier->name;
+  out.Field("keyId", key.id);
+  if (!key.name.empty()) out.Field("name", key.name);
+  if (!key.meta_json.empty()) out.Key("meta").Raw(key.meta_json);
+  if (key.expires) out.Field("expires", *key.expires);
+  if (outcome.credits_remaining) out.Field("credits", *outcome.credits_remaining);
+  out.Field("enabled", key.enabled);
+  out.Key("permissions").Strings(key.permissions);
+  out.Key("roles").Strings(key.roles);
+  if (const Identity* identity = outcome.key->identity.get()) {
+    out.Key("identity");
+    WriteIdentity(out, *identity);
+  }
+  if (result.tier) out.Field("tier", result.tier->name);
   if (!result.limits.empty()) {
-    nlohmann::json limits = nlohmann::json::array();
+    out.Key("ratelimits").StartArray();
     for (const AppliedLimit& limit : result.limits) {
-      limits.push_back({{"id", limit.id}, {"name", limit.name}, {"exceeded", limit.exceeded},
-                        {"limit", limit.limit}, {"duration", limit.duration_ms},
-                        {"reset", limit.reset_at > now ? limit.reset_at : now + limit.duration_ms - now % limit.duration_ms},
-                        {"remaining", limit.remaining}, {"autoApply", limit.auto_apply}});
+      const UnixMillis reset = limit.reset_at > now ? limit.reset_at : now + limit.duration_ms - now % limit.duration_ms;
+      out.StartObject()
+          .Field("id", limit.id)
+          .Field("name", limit.name)
+          .Field("exceeded", limit.exceeded)
+          .Field("limit", limit.limit)
+          .Field("duration", limit.duration_ms)
+          .Field("reset", reset)
+          .Field("remaining", limit.remaining)
+          .Field("autoApply", limit.auto_apply)
+          .EndObject();
     }
-    data["ratelimits"] = std::move(limits);
+    out.EndArray();
   }
   if (result.quota) {
-    data["quota"] = {{"used", result.quota->used}, {"included", result.quota->included},
-                     {"remaining", result.quota->remaining}, {"periodEnd", result.quota->period_end},
-                     {"overage", result.quota->overage}};
+    out.Key("quota")
+        .StartObject()
+        .Field("used", result.quota->used)
+        .Field("included", result.quota->included)
+        .Field("remaining", result.quota->remaining)
+        .Field("periodEnd", result.quota->period_end)
+        .Field("overage", result.quota->overage)
+        .EndObject();
   }
-  return data;
+  out.EndObject();
 }
 
 // IETF RateLimit-Policy / RateLimit structured fields (draft-ietf-httpapi-ratelimit-headers):
@@ -152,7 +172,9 @@ HttpResponse AuthorizeAnswer(const VerifyRouteServices& services, const HttpRequ
   }
   HttpResponse response;
   response.status = status;
-  response.body = DumpJson(VerifyResultToJson(*result, now));
+  JsonOut body;
+  WriteVerifyResult(body, *result, now);
+  response.body = body.Take();
   if (status == 401) response.SetHeader("WWW-Authenticate", "Bearer");
   if (outcome.key) {
     response.SetHeader("X-Tollgate-Key-Id", outcome.key->key.id);
@@ -251,7 +273,7 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
                                usage.Record(VerifyUsage(*result, cost, now, "verify",
                                                         tags ? std::span(*tags) : std::span<std::string>()));
                                if (metrics != nullptr) metrics->Count(*result);
-                               return OkResponse(id, VerifyResultToJson(*result, now));
+                               return OkResponseWith(id, [&](JsonOut& out) { WriteVerifyResult(out, *result, now); });
                              });
                            });
     });

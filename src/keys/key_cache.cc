@@ -31,29 +31,37 @@ CachedKeyPtr KeyCache::FindByHash(std::string_view hash) const {
 }
 
 CachedKeyPtr KeyCache::FindById(const std::string& key_id) const {
-  std::string hash;
+  Sha256Digest digest;
   {
     std::shared_lock lock(ids_mu_);
     const auto it = index_by_id_.find(key_id);
     if (it == index_by_id_.end()) return nullptr;
-    hash = it->second.hash;
+    digest = it->second.digest;
   }
-  return FindByHash(hash);
+  return FindByDigest(digest);
+}
+
+void KeyCache::Reserve(std::size_t keys) {
+  std::unique_lock ids_lock(ids_mu_);
+  index_by_id_.reserve(keys);
+  for (Shard& shard : shards_) {
+    std::unique_lock lock(shard.mu);
+    shard.by_digest.reserve(keys / kShards + keys / kShards / 8 + 1);  // digests spread evenly
+  }
 }
 
 void KeyCache::Put(CachedKeyPtr entry) {
-  const std::string hash = entry->key.hash;
+  const Sha256Digest digest = DigestOfHex(entry->key.hash);
   const std::string& external_id = entry->key.external_id;
   std::unique_lock ids_lock(ids_mu_);
-  auto [it, inserted] = index_by_id_.try_emplace(entry->key.id, KeyIndex{hash, external_id});
+  auto [it, inserted] = index_by_id_.try_emplace(entry->key.id, KeyIndex{digest, external_id});
   if (!inserted) {
     KeyIndex& index = it->second;
-    if (index.hash != hash) {
-      const Sha256Digest old_digest = DigestOfHex(index.hash);
-      Shard& old_shard = ShardFor(old_digest);
+    if (index.digest != digest) {
+      Shard& old_shard = ShardFor(index.digest);
       std::unique_lock lock(old_shard.mu);
-      old_shard.by_digest.erase(old_digest);
-      index.hash = hash;
+      old_shard.by_digest.erase(index.digest);
+      index.digest = digest;
     }
     if (index.external_id != external_id) {
       if (!index.external_id.empty()) {
@@ -67,7 +75,6 @@ void KeyCache::Put(CachedKeyPtr entry) {
     }
   }
   if (!external_id.empty()) ids_by_external_id_[external_id].insert(entry->key.id);
-  const Sha256Digest digest = DigestOfHex(hash);
   Shard& shard = ShardFor(digest);
   std::unique_lock lock(shard.mu);
   shard.by_digest[digest] = std::move(entry);
@@ -77,7 +84,7 @@ void KeyCache::Remove(const std::string& key_id) {
   std::unique_lock ids_lock(ids_mu_);
   const auto it = index_by_id_.find(key_id);
   if (it == index_by_id_.end()) return;
-  const Sha256Digest digest = DigestOfHex(it->second.hash);
+  const Sha256Digest digest = it->second.digest;
   Shard& shard = ShardFor(digest);
   {
     std::unique_lock lock(shard.mu);
@@ -107,18 +114,18 @@ std::vector<std::string> KeyCache::KeyIds() const {
 }
 
 std::vector<CachedKeyPtr> KeyCache::KeysOfIdentity(const std::string& external_id) const {
-  std::vector<std::string> hashes;
+  std::vector<Sha256Digest> digests;
   {
     std::shared_lock lock(ids_mu_);
     const auto keys = ids_by_external_id_.find(external_id);
     if (keys == ids_by_external_id_.end()) return {};
-    hashes.reserve(keys->second.size());
-    for (const std::string& key_id : keys->second) hashes.push_back(index_by_id_.at(key_id).hash);
+    digests.reserve(keys->second.size());
+    for (const std::string& key_id : keys->second) digests.push_back(index_by_id_.at(key_id).digest);
   }
   std::vector<CachedKeyPtr> entries;
-  entries.reserve(hashes.size());
-  for (const std::string& hash : hashes) {
-    if (CachedKeyPtr entry = FindByHash(hash)) entries.push_back(std::move(entry));
+  entries.reserve(digests.size());
+  for (const Sha256Digest& digest : digests) {
+    if (CachedKeyPtr entry = FindByDigest(digest)) entries.push_back(std::move(entry));
   }
   return entries;
 }

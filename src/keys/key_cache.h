@@ -68,6 +68,8 @@ class KeyCache {
   void Put(CachedKeyPtr entry);
   void Remove(const std::string& key_id);
   std::size_t Size() const;
+  // Room for `keys` entries, so loading a large store does not rehash as it grows.
+  void Reserve(std::size_t keys);
   // The ids of every cached key (a copy, for rare whole-cache walks).
   std::vector<std::string> KeyIds() const;
   // The cached keys whose key.external_id is `external_id`, in no particular order.
@@ -100,7 +102,7 @@ class KeyCache {
 
   mutable std::array<Shard, kShards> shards_;
   struct KeyIndex {
-    std::string hash;
+    Sha256Digest digest;  // binary: 32 bytes inline, where the hex string took a 65-byte allocation
     std::string external_id;
   };
   // Key id -> hash (for updates and deletes by id) and external id -> key ids (for identity

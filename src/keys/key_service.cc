@@ -96,6 +96,7 @@ Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, Clock& c
   }
   auto keys = store.LoadAllKeys();
   if (!keys) return Fail(keys.error());
+  service->cache_.Reserve(keys->size());
   for (Key& key : *keys) {
     auto state = std::make_shared<CreditState>();
     state->credits = key.credits;

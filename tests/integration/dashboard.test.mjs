@@ -253,6 +253,14 @@ test('the dashboard is served with its security headers, and /dashboard redirect
   assert.match(bundle.headers['content-type'], /^text\/javascript/);
   assert.equal(bundle.headers['cache-control'], 'public, max-age=31536000, immutable');
 
+  // A browser that holds the file revalidates it and gets 304 with no body.
+  const cached = await rawRequest(`${server.url}/dashboard/`, { method: 'GET', headers: { 'If-None-Match': index.headers.etag } });
+  assert.equal(cached.status, 304);
+  assert.equal(cached.text, '');
+  assert.equal(cached.headers['content-length'], undefined, 'a 304 carries no Content-Length (RFC 9110)');
+  const stale = await rawRequest(`${server.url}/dashboard/`, { method: 'GET', headers: { 'If-None-Match': '"stale"' } });
+  assert.equal(stale.status, 200);
+
   const head = await rawRequest(`${server.url}${script}`, { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.equal(Number(head.headers['content-length']), Buffer.byteLength(bundle.text));

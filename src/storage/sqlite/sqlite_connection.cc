@@ -119,13 +119,20 @@ SqliteStatement& SqliteStatement::Bind(int index, std::int64_t value) {
 }
 
 SqliteStatement& SqliteStatement::Bind(int index, std::string_view value) {
+  return BindText(index, value, SQLITE_TRANSIENT);
+}
+
+SqliteStatement& SqliteStatement::BindUncopied(int index, std::string_view value) {
+  return BindText(index, value, SQLITE_STATIC);
+}
+
+SqliteStatement& SqliteStatement::BindText(int index, std::string_view value, void (*destructor)(void*)) {
   if (value.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     NoteBind(SQLITE_TOOBIG, index, bind_rc_, bind_index_);
     return *this;
   }
-  NoteBind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                             SQLITE_TRANSIENT),
-           index, bind_rc_, bind_index_);
+  NoteBind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), destructor), index,
+           bind_rc_, bind_index_);
   return *this;
 }
 

@@ -38,6 +38,10 @@ class SqliteStatement {
   // (SQLITE_TRANSIENT): one memcpy per value, cheaper than reasoning about lifetimes.
   SqliteStatement& Bind(int index, std::int64_t value);
   SqliteStatement& Bind(int index, std::string_view value);
+  // Binds text without copying it (SQLITE_STATIC): the caller keeps it alive and unchanged until
+  // the statement is stepped and then rebound or reset. For batch inserts, where the copy and its
+  // allocation were a sixth of the usage flusher's work.
+  SqliteStatement& BindUncopied(int index, std::string_view value);
   SqliteStatement& Bind(int index, const std::optional<std::int64_t>& value);
   SqliteStatement& BindNull(int index);
   // Binds NULL for "": the model uses "" for "none" where the schema uses NULL.
@@ -58,6 +62,8 @@ class SqliteStatement {
   std::string ColumnText(int column) const;  // "" for NULL
 
  private:
+  SqliteStatement& BindText(int index, std::string_view value, void (*destructor)(void*));
+
   sqlite3_stmt* stmt_ = nullptr;
   int bind_rc_ = 0;  // first failed bind (SQLITE_OK when none)
   int bind_index_ = 0;

@@ -340,5 +340,43 @@ TEST(MigrationsTest, VersionFourDatabaseGainsUsageTablesKeepingItsData) {
                    .has_value());
 }
 
+TEST(MigrationsTest, UsageEventsRebuiltWithTheirRowsIdsAndIndexes) {
+  TempDir dir;
+  const auto path = (dir.Path() / "tollgate.db").string();
+  {
+    SqliteConnection v10 = MustOpen(path);
+    ASSERT_TRUE(ApplyMigrations(v10, SchemaMigrations().first(10), 10).has_value());
+    ASSERT_TRUE(v10.Exec("INSERT INTO usage_events (id, at, api_id, key_id, external_id, code, credits_spent, tags, "
+                         "denied_by, source) VALUES (7, 1000, 'api_1', 'key_1', 'acme', 'VALID', 2, '[\"a\"]', '', "
+                         "'authorize')")
+                    .has_value());
+  }
+  auto store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.has_value()) << store.error().detail;
+  SqliteConnection connection = MustOpen(path);
+  auto row = connection.Prepare("SELECT id, at, key_id, external_id, credits_spent, tags, source FROM usage_events");
+  ASSERT_TRUE(row.has_value());
+  ASSERT_TRUE(row->Step().value());
+  EXPECT_EQ(row->ColumnInt64(0), 7);
+  EXPECT_EQ(row->ColumnInt64(1), 1000);
+  EXPECT_EQ(row->ColumnText(2), "key_1");
+  EXPECT_EQ(row->ColumnText(3), "acme");
+  EXPECT_EQ(row->ColumnInt64(4), 2);
+  EXPECT_EQ(row->ColumnText(5), "[\"a\"]");
+  EXPECT_EQ(row->ColumnText(6), "authorize");
+  auto indexes = connection.Prepare("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'usage_events' "
+                                    "AND name LIKE 'usage_events_by_%'");
+  ASSERT_TRUE(indexes.has_value());
+  ASSERT_TRUE(indexes->Step().value());
+  EXPECT_EQ(indexes->ColumnInt64(0), 3);
+  // New rows continue after the old ids, and the CHECK still refuses an unknown source.
+  const UsageEvent event{2000, "api_1", "key_1", "", "VALID", 1, {}, "", "verify"};
+  ASSERT_TRUE((*store)->WriteUsage(std::span(&event, 1)).has_value());
+  EXPECT_FALSE(connection
+                   .Exec("INSERT INTO usage_events (at, api_id, key_id, external_id, code, credits_spent, denied_by, "
+                         "source) VALUES (1, '', '', '', 'VALID', 0, '', 'elsewhere')")
+                   .has_value());
+}
+
 }  // namespace
 }  // namespace tollgate
