@@ -88,6 +88,7 @@ Result<std::vector<QuotaRow>> ServiceAlertFacts::StoredQuotaUsage(int period) co
 std::optional<CreditFacts> ServiceAlertFacts::Credits(const std::string& key_id) const {
   CachedKeyPtr entry = keys_.cache().FindById(key_id);
   if (!entry) return std::nullopt;
+  if (!entry->credits) return std::nullopt;  // never had credits
   std::int64_t remaining = 0;
   {
     std::lock_guard lock(entry->credits->mu);

@@ -53,7 +53,7 @@ using IdentityPtr = std::shared_ptr<const Identity>;
 struct CachedKey {
   Key key;  // key.credits is the value at load time; the live balance is in `credits`
   IdentityPtr identity;  // the identity of key.external_id; null when the key has none
-  std::shared_ptr<CreditState> credits;
+  std::shared_ptr<CreditState> credits;  // null for a key that never had credits (unlimited)
 };
 using CachedKeyPtr = std::shared_ptr<const CachedKey>;
 

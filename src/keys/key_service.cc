@@ -98,8 +98,7 @@ Result<std::unique_ptr<KeyService>> KeyService::Create(KeyStore& store, Clock& c
   if (!keys) return Fail(keys.error());
   service->cache_.Reserve(keys->size());
   for (Key& key : *keys) {
-    auto state = std::make_shared<CreditState>();
-    state->credits = key.credits;
+    auto state = NewCreditState(key.credits);
     if (auto cached = service->Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
   }
   return service;
@@ -132,6 +131,13 @@ void KeyService::RefreshKeysOf(const std::string& external_id, const IdentityPtr
 void KeyService::CheckTier(const std::string& tier, std::vector<FieldError>& errors) const {
   if (tier.empty() || (tiers_ && tiers_->Contains(tier))) return;
   errors.push_back({"body.tier", "names no tier: '" + tier + "'", "tiers.listTiers lists the tiers"});
+}
+
+std::shared_ptr<CreditState> KeyService::NewCreditState(const std::optional<Credits>& credits) {
+  if (!credits) return nullptr;
+  auto state = std::make_shared<CreditState>();
+  state->credits = credits;
+  return state;
 }
 
 Result<CachedKeyPtr> KeyService::Cache(Key key, std::shared_ptr<CreditState> credits) {
@@ -193,8 +199,8 @@ Status KeyService::ApplyKeyEvent(const Event& event) {
   // The other node wrote the key whole, its balance included: that balance wins over this
   // node's (credits are per node until the Redis limiter shares them).
   CachedKeyPtr existing = cache_.FindById(key.id);
-  auto state = existing ? existing->credits : std::make_shared<CreditState>();
-  {
+  auto state = existing && existing->credits ? existing->credits : NewCreditState(key.credits);
+  if (state) {
     std::lock_guard credit_write_lock(state->write_mu);
     std::lock_guard credit_lock(state->mu);
     state->credits = key.credits;
@@ -272,8 +278,7 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
   std::lock_guard write_lock(write_mu_);
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.InsertKey(key); !status) return Fail(status.error());
-  auto state = std::make_shared<CreditState>();
-  state->credits = key.credits;
+  auto state = NewCreditState(key.credits);
   CreatedKey created{key.id, std::move(secret->secret)};
   const Key copy = key;
   if (auto cached = Cache(std::move(key), std::move(state)); !cached) return Fail(cached.error());
@@ -282,6 +287,10 @@ Result<CreatedKey> KeyService::CreateKey(CreateKeyParams params) {
 
 KeyView KeyService::ViewOf(const CachedKey& entry) {
   KeyView view{entry.key, entry.identity ? std::optional<Identity>(*entry.identity) : std::nullopt};
+  if (!entry.credits) {
+    view.key.credits.reset();
+    return view;
+  }
   std::lock_guard lock(entry.credits->mu);
   if (entry.credits->credits) ApplyRefill(*entry.credits->credits, clock_.NowMillis());
   view.key.credits = entry.credits->credits;
@@ -351,17 +360,19 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
   key.updated_at = clock_.NowMillis();
 
   // Credits change under the balance's lock, so no verify decrements a balance being replaced.
-  std::lock_guard credit_write_lock(entry->credits->write_mu);
-  std::lock_guard credit_lock(entry->credits->mu);
-  key.credits = params.credits ? *params.credits : entry->credits->credits;
+  // A key that never had credits gets its state here (write_mu_ held: no other writer races).
+  const std::shared_ptr<CreditState> state = entry->credits ? entry->credits : std::make_shared<CreditState>();
+  std::lock_guard credit_write_lock(state->write_mu);
+  std::lock_guard credit_lock(state->mu);
+  key.credits = params.credits ? *params.credits : state->credits;
   if (params.credits && key.credits && key.credits->refill) key.credits->last_refill_at = key.updated_at;
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.UpdateKey(key); !status) return status;
-  entry->credits->credits = key.credits;
-  ++entry->credits->version;
-  entry->credits->dirty = false;  // UpdateKey wrote the live balance
+  state->credits = key.credits;
+  ++state->version;
+  state->dirty = false;  // UpdateKey wrote the live balance
   const Key copy = key;
-  if (auto cached = Cache(std::move(key), entry->credits); !cached) return Fail(cached.error());
+  if (auto cached = Cache(std::move(key), state); !cached) return Fail(cached.error());
   return {};
 }
 
@@ -393,7 +404,7 @@ Result<CreatedKey> KeyService::RerollKey(const std::string& key_id, std::int64_t
   params.meta_json = old.meta_json;
   params.expires = old.expires;
   params.enabled = old.enabled;
-  {
+  if (entry->credits) {
     std::lock_guard lock(entry->credits->mu);
     params.credits = entry->credits->credits;
   }
@@ -430,9 +441,24 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
     return Fail(Error::InvalidInput("value must be between 0 and " + std::to_string(kMaxCredits),
                                     {{"body.value", "must be between 0 and " + std::to_string(kMaxCredits), ""}}));
   }
-  std::lock_guard write_lock(entry->credits->write_mu);
-  std::lock_guard lock(entry->credits->mu);
-  std::optional<Credits> credits = entry->credits->credits;
+  std::shared_ptr<CreditState> state = entry->credits;
+  if (!state) {
+    // The key's first credits: give it a state, re-reading it under the writers' lock so no
+    // concurrent update re-caches it without that state.
+    std::lock_guard key_write_lock(write_mu_);
+    entry = cache_.FindById(key_id);
+    if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
+    state = entry->credits;
+    if (!state) {
+      state = std::make_shared<CreditState>();
+      auto with_state = std::make_shared<CachedKey>(*entry);
+      with_state->credits = state;
+      cache_.Put(std::move(with_state));
+    }
+  }
+  std::lock_guard write_lock(state->write_mu);
+  std::lock_guard lock(state->mu);
+  std::optional<Credits> credits = state->credits;
   if (credits) ApplyRefill(*credits, clock_.NowMillis());
   switch (op) {
     case CreditOperation::kSet:
@@ -459,9 +485,9 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
       break;
   }
   if (auto status = store_.UpdateCredits(key_id, credits); !status) return Fail(status.error());
-  entry->credits->credits = credits;
-  ++entry->credits->version;
-  entry->credits->dirty = false;  // the store has the live balance now
+  state->credits = credits;
+  ++state->version;
+  state->dirty = false;  // the store has the live balance now
   return credits;
 }
 
@@ -607,6 +633,10 @@ VerifyOutcome KeyService::Verify(CachedKeyPtr entry, const VerifyParams& params)
   auto admit = [&] {
     if (outcome.code == VerifyCode::kValid && params.admit) outcome.code = (*params.admit)();
   };
+  if (!entry->credits) {  // a key that never had credits: unlimited
+    admit();
+    return outcome;
+  }
   CreditState& state = *entry->credits;
   std::lock_guard lock(state.mu);
   if (!state.credits) {
@@ -636,6 +666,7 @@ void KeyService::MarkChanged(const std::string& key_id, const std::shared_ptr<Cr
 }
 
 KeyService::Spent KeyService::SpendCredits(const CachedKey& entry, std::int64_t cost) {
+  if (!entry.credits) return {};
   CreditState& state = *entry.credits;
   std::lock_guard lock(state.mu);
   if (!state.credits) return {};

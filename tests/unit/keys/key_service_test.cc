@@ -377,6 +377,47 @@ TEST_F(KeyServiceTest, SetCreditsOnAnUnlimitedKeyLimitsIt) {
   EXPECT_EQ(VerifyCodeName(Verify(created.secret, 1).code), "USAGE_EXCEEDED");
 }
 
+// Keys without credits carry no credit state (memory with a million keys); the first credits a
+// write gives them create it, and it is the one verifies spend from and the write-back writes.
+TEST_F(KeyServiceTest, AKeyWithoutCreditsCarriesNoCreditStateUntilItGetsCredits) {
+  const CreatedKey unlimited = MustCreate();
+  EXPECT_EQ(service_->cache().FindById(unlimited.key_id)->credits, nullptr);
+  const CreatedKey limited = WithCredits(5);
+  EXPECT_NE(service_->cache().FindById(limited.key_id)->credits, nullptr);
+  Restart();
+  EXPECT_EQ(service_->cache().FindById(unlimited.key_id)->credits, nullptr);
+  EXPECT_NE(service_->cache().FindById(limited.key_id)->credits, nullptr);
+  EXPECT_EQ(VerifyCodeName(Verify(unlimited.secret, 1000).code), "VALID");
+  EXPECT_EQ(Verify(unlimited.secret, 1000).credits_remaining, std::nullopt);
+  EXPECT_EQ(LiveRemaining(unlimited.key_id), std::nullopt);
+
+  ASSERT_OK(service_->UpdateCredits(unlimited.key_id, CreditOperation::kSet, 3));
+  ASSERT_OK(service_->UpdateCredits(unlimited.key_id, CreditOperation::kIncrement, 2));
+  EXPECT_EQ(Verify(unlimited.secret, 4).credits_remaining, 1);
+  EXPECT_EQ(StoredRemaining(unlimited.key_id), 1);
+  Restart();
+  EXPECT_EQ(Verify(unlimited.secret, 1).credits_remaining, 0);
+  EXPECT_EQ(VerifyCodeName(Verify(unlimited.secret, 1).code), "USAGE_EXCEEDED");
+}
+
+TEST_F(KeyServiceTest, UpdateKeyGivesAKeyWithoutCreditsItsFirstBalance) {
+  const CreatedKey created = MustCreate();
+  UpdateKeyParams update;
+  update.key_id = created.key_id;
+  update.name = std::string("renamed");
+  ASSERT_OK(service_->UpdateKey(update));
+  EXPECT_EQ(LiveRemaining(created.key_id), std::nullopt);
+  EXPECT_EQ(VerifyCodeName(Verify(created.secret, 50).code), "VALID");
+
+  UpdateKeyParams credits;
+  credits.key_id = created.key_id;
+  credits.credits = std::optional<Credits>(Credits{2, std::nullopt, 0});
+  ASSERT_OK(service_->UpdateKey(credits));
+  EXPECT_EQ(Verify(created.secret, 2).credits_remaining, 0);
+  EXPECT_EQ(VerifyCodeName(Verify(created.secret, 1).code), "USAGE_EXCEEDED");
+  EXPECT_EQ(StoredRemaining(created.key_id), 0);
+}
+
 TEST_F(KeyServiceTest, UpdateCreditsRefusesWhatItCannotDo) {
   const CreatedKey unlimited = MustCreate();
   auto increment = service_->UpdateCredits(unlimited.key_id, CreditOperation::kIncrement, 5);
