@@ -31,7 +31,10 @@ std::string EncodeRateLimits(const std::vector<RateLimitConfig>& ratelimits) {
   return DumpJson(array);
 }
 
+// "[]" is what most rows hold (no permissions, no roles, no limits): answered without a parse,
+// which is most of what loading a million keys at start costs.
 std::optional<std::vector<std::string>> DecodeStrings(const std::string& text) {
+  if (text == "[]") return std::vector<std::string>{};
   const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_array()) return std::nullopt;
   std::vector<std::string> values;
@@ -44,6 +47,7 @@ std::optional<std::vector<std::string>> DecodeStrings(const std::string& text) {
 }
 
 std::optional<std::vector<RateLimitConfig>> DecodeRateLimits(const std::string& text) {
+  if (text == "[]") return std::vector<RateLimitConfig>{};
   const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!json.is_array()) return std::nullopt;
   std::vector<RateLimitConfig> ratelimits;
