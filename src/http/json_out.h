@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,9 +30,12 @@ class JsonOut {
  public:
   using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-  // Starts a new document in this thread's buffer. One JsonOut per thread at a time: Take() it
-  // before starting the next.
+  // Starts a new document in this thread's buffer (a private one if another JsonOut of this
+  // thread is still alive, so nesting is safe, only slower).
   JsonOut();
+  ~JsonOut();
+  JsonOut(const JsonOut&) = delete;
+  JsonOut& operator=(const JsonOut&) = delete;
 
   JsonOut& StartObject() { writer_.StartObject(); return *this; }
   JsonOut& EndObject() { writer_.EndObject(); return *this; }
@@ -66,6 +70,7 @@ class JsonOut {
   std::string Take();
 
  private:
+  std::unique_ptr<rapidjson::StringBuffer> own_;  // set only when the thread's buffer was taken
   rapidjson::StringBuffer& buffer_;
   Writer writer_;
 };

@@ -148,9 +148,12 @@ struct SessionEntry {
 };
 
 struct Worker {
+  // Declared before the io_context, so it outlives it: destroying the io_context destroys the
+  // frames of sessions still open (the reaper stopped the loop), whose registrations erase
+  // themselves from this list.
+  std::list<SessionEntry*> sessions;
   asio::io_context ioc{1};
   std::unique_ptr<tcp::acceptor> acceptor;
-  std::list<SessionEntry*> sessions;
   bool draining = false;
   std::atomic<bool> drain_started{false};  // set on the worker, read by the reaper
   std::thread thread;
@@ -198,9 +201,9 @@ class HttpServer::Impl {
 
   ServerOptions options_;
   Handler handler_;
+  std::atomic<std::size_t> connections_{0};  // outlives the workers (sessions count themselves out)
   std::vector<std::unique_ptr<Worker>> workers_;
   unsigned short port_ = 0;
-  std::atomic<std::size_t> connections_{0};
   std::atomic<bool> shutting_down_{false};
   std::thread reaper_;  // enforces the shutdown grace period
 };
@@ -307,6 +310,11 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(Session
       if (ec && ec != http::error::need_more) co_return ec;
       ec = {};
       if (parser.is_done()) co_return ec;
+      // The header's size is Beast's header_limit; past it, a chunk-size line or a trailer that
+      // never ends would grow the buffer without bound (body_limit counts chunk data only).
+      if (used == 0 && parser.is_header_done() && buffer.size() > options_.max_header_bytes) {
+        co_return http::error::body_limit;
+      }
       if (!reading_body && parser.is_header_done()) {
         reading_body = true;
         entry.ExpireAfter(options_.body_timeout);
@@ -321,8 +329,8 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(Session
     if (ec == asio::error::eof) {
       // The client closed its side: a message delimited by the close may end here.
       parser.put_eof(ec);
-      if (!ec && parser.is_done()) co_return ec;
-      co_return http::error::end_of_stream;
+      if (ec) co_return ec;  // cut short (partial_message): answered 400
+      co_return parser.is_done() ? ec : http::error::end_of_stream;
     }
     if (ec) co_return ec;
     buffer.commit(n);
@@ -357,7 +365,17 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
   boost::system::error_code ec;
   socket.non_blocking(true, ec);  // Send's first attempt must not block
   SessionEntry entry{&socket};
-  const auto registered = worker.sessions.insert(worker.sessions.end(), &entry);
+  // Registered for the session's whole life, also when it ends by an exception (co_spawn's
+  // detached frame unwinds): the sweep reads every registered entry.
+  struct Registration {
+    Worker& worker;
+    std::list<SessionEntry*>::iterator at;
+    std::atomic<std::size_t>& connections;
+    ~Registration() {
+      worker.sessions.erase(at);
+      connections.fetch_sub(1, std::memory_order_relaxed);
+    }
+  } registration{worker, worker.sessions.insert(worker.sessions.end(), &entry), connections_};
   beast::flat_buffer buffer;
   std::string head;  // the answer's status line and headers, its memory kept between requests
   std::string remote;
@@ -453,8 +471,6 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
 
   socket.shutdown(tcp::socket::shutdown_send, ec);
   socket.close(ec);
-  worker.sessions.erase(registered);
-  connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 asio::awaitable<HttpResponse> HttpServer::Impl::AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,

@@ -360,17 +360,25 @@ Status KeyService::UpdateKey(UpdateKeyParams params) {
   key.updated_at = clock_.NowMillis();
 
   // Credits change under the balance's lock, so no verify decrements a balance being replaced.
-  // A key that never had credits gets its state here (write_mu_ held: no other writer races).
-  const std::shared_ptr<CreditState> state = entry->credits ? entry->credits : std::make_shared<CreditState>();
-  std::lock_guard credit_write_lock(state->write_mu);
-  std::lock_guard credit_lock(state->mu);
-  key.credits = params.credits ? *params.credits : state->credits;
+  // A key that never had credits gets a state only when this update gives it some (write_mu_
+  // held: no other writer races); other updates leave it without one.
+  std::shared_ptr<CreditState> state = entry->credits;
+  if (!state && params.credits && *params.credits) state = std::make_shared<CreditState>();
+  std::unique_lock<std::mutex> credit_write_lock;
+  std::unique_lock<std::mutex> credit_lock;
+  if (state) {
+    credit_write_lock = std::unique_lock(state->write_mu);
+    credit_lock = std::unique_lock(state->mu);
+  }
+  key.credits = params.credits ? *params.credits : state ? state->credits : std::nullopt;
   if (params.credits && key.credits && key.credits->refill) key.credits->last_refill_at = key.updated_at;
   if (auto identity = IdentityFor(key.external_id); !identity) return Fail(identity.error());
   if (auto status = store_.UpdateKey(key); !status) return status;
-  state->credits = key.credits;
-  ++state->version;
-  state->dirty = false;  // UpdateKey wrote the live balance
+  if (state) {
+    state->credits = key.credits;
+    ++state->version;
+    state->dirty = false;  // UpdateKey wrote the live balance
+  }
   const Key copy = key;
   if (auto cached = Cache(std::move(key), state); !cached) return Fail(cached.error());
   return {};
@@ -442,18 +450,19 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
                                     {{"body.value", "must be between 0 and " + std::to_string(kMaxCredits), ""}}));
   }
   std::shared_ptr<CreditState> state = entry->credits;
+  std::unique_lock<std::mutex> key_write_lock;  // held for a key's first credits
+  bool first_credits = false;
   if (!state) {
-    // The key's first credits: give it a state, re-reading it under the writers' lock so no
-    // concurrent update re-caches it without that state.
-    std::lock_guard key_write_lock(write_mu_);
+    // The key's first credits: the whole change under the writers' lock, re-reading the key, so
+    // no concurrent update re-caches it in between; the state joins the cache only once the
+    // store has the balance (a refused or failed change leaves the key without one).
+    key_write_lock = std::unique_lock(write_mu_);
     entry = cache_.FindById(key_id);
     if (!entry) return Fail(Error::NotFound("no key with id '" + key_id + "'"));
     state = entry->credits;
     if (!state) {
       state = std::make_shared<CreditState>();
-      auto with_state = std::make_shared<CachedKey>(*entry);
-      with_state->credits = state;
-      cache_.Put(std::move(with_state));
+      first_credits = true;
     }
   }
   std::lock_guard write_lock(state->write_mu);
@@ -488,6 +497,11 @@ Result<std::optional<Credits>> KeyService::UpdateCredits(const std::string& key_
   state->credits = credits;
   ++state->version;
   state->dirty = false;  // the store has the live balance now
+  if (first_credits && credits) {
+    auto with_state = std::make_shared<CachedKey>(*entry);
+    with_state->credits = state;
+    cache_.Put(std::move(with_state));
+  }
   return credits;
 }
 

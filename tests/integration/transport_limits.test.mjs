@@ -145,6 +145,10 @@ test('a body announced over the limit is refused with 413 at once, before it is 
     ['Content-Length: 4097, one byte over', head('Content-Length: 4097\r\n')],
     ['chunked, a first chunk of 1 GiB', `${head('Transfer-Encoding: chunked\r\n')}40000000\r\n`],
     ['chunked, 3 chunks of 2 KiB', `${head('Transfer-Encoding: chunked\r\n')}${`800\r\n${'x'.repeat(2048)}\r\n`.repeat(3)}`],
+    // Neither counts as body bytes: without a bound of its own, the buffer grew until the timeout.
+    ['chunked, a chunk-size line that never ends (64 KiB of extension)',
+      `${head('Transfer-Encoding: chunked\r\n')}1;${'a'.repeat(65536)}`],
+    ['chunked, a trailer that never ends (64 KiB)', `${head('Transfer-Encoding: chunked\r\n')}0\r\nX-T: ${'a'.repeat(65536)}`],
   ]) {
     await t.test(what, async () => {
       const started = performance.now();

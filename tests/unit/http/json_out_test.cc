@@ -51,6 +51,21 @@ TEST(JsonOutTest, EachDocumentStartsEmptyOnTheSameThread) {
   EXPECT_EQ(second.Take(), "[]");
 }
 
+TEST(JsonOutTest, ANestedDocumentDoesNotDisturbTheOuterOne) {
+  JsonOut outer;
+  outer.StartObject().Field("a", std::int64_t{1});
+  {
+    JsonOut inner;
+    inner.StartArray().String("inner").EndArray();
+    EXPECT_EQ(inner.Take(), R"(["inner"])");
+  }
+  outer.Field("b", std::int64_t{2}).EndObject();
+  EXPECT_EQ(outer.Take(), R"({"a":1,"b":2})");
+  JsonOut after;  // the thread's buffer is free again, and empty
+  after.StartArray().EndArray();
+  EXPECT_EQ(after.Take(), "[]");
+}
+
 TEST(JsonOutTest, IdentityMatchesTheNlohmannForm) {
   Identity identity;
   identity.id = "id_1";

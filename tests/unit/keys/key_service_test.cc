@@ -409,6 +409,11 @@ TEST_F(KeyServiceTest, UpdateKeyGivesAKeyWithoutCreditsItsFirstBalance) {
   EXPECT_EQ(LiveRemaining(created.key_id), std::nullopt);
   EXPECT_EQ(VerifyCodeName(Verify(created.secret, 50).code), "VALID");
 
+  // Neither a rename nor refused or unlimited credit changes give the key a state.
+  EXPECT_FALSE(service_->UpdateCredits(created.key_id, CreditOperation::kIncrement, 1).has_value());
+  ASSERT_OK(service_->UpdateCredits(created.key_id, CreditOperation::kSet, std::nullopt));
+  EXPECT_EQ(service_->cache().FindById(created.key_id)->credits, nullptr);
+
   UpdateKeyParams credits;
   credits.key_id = created.key_id;
   credits.credits = std::optional<Credits>(Credits{2, std::nullopt, 0});
