@@ -198,6 +198,12 @@ HttpResponse Router::HandleRpc(const Route& route, const HttpRequest& request) c
     return ErrorResponse(id, Error::InvalidInput(
                                  "the request body is not valid JSON (at byte " + std::to_string(e.byte) + ")",
                                  {{"body", "is not valid JSON: " + std::string(e.what()), "send a JSON object"}}));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // Valid JSON that nlohmann cannot hold: a number beyond a double's range, such as 1e400.
+    return ErrorResponse(id, Error::InvalidInput(
+                                 "the request body holds a number too large to read",
+                                 {{"body", "holds a number out of range: " + std::string(e.what()),
+                                   "send whole numbers within the field's documented range"}}));
   }
   if (route.body == RpcBody::kArray && !body.is_array()) {
     return ErrorResponse(id, Error::InvalidInput("the request body must be a JSON array",
