@@ -10,7 +10,7 @@ packages=(
   libboost-dev libssl-dev libsqlite3-dev nlohmann-json3-dev rapidjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libyaml-cpp-dev libexpected-dev libpq-dev librabbitmq-dev libhiredis-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl wrk nginx libfaketime prometheus
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl wrk nginx libfaketime prometheus
   # integration tests against the production backends (started by the tests, as their own processes)
   postgresql rabbitmq-server redis-server
   # the web dashboard's browser test (driven by playwright-core, which downloads no browser)

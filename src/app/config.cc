@@ -39,6 +39,11 @@ void AddServeOptions(CLI::App& serve, ServeConfig& c) {
       ->envname("TOLLGATE_IDLE_TIMEOUT_MS")->check(CLI::Range(100, 3'600'000))->capture_default_str();
   serve.add_option("--max-connections", c.max_connections, "open connections accepted at once")
       ->envname("TOLLGATE_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))->capture_default_str();
+  serve.add_option("--tls-cert", c.tls_cert,
+                   "serve HTTPS (TLS 1.2+) with this PEM certificate chain, server certificate first; needs --tls-key")
+      ->envname("TOLLGATE_TLS_CERT");
+  serve.add_option("--tls-key", c.tls_key, "the PEM private key of --tls-cert (unencrypted; keep it chmod 600)")
+      ->envname("TOLLGATE_TLS_KEY");
   serve.add_option("--shutdown-timeout-ms", c.shutdown_timeout_ms, "on SIGTERM, how long in-flight requests may take")
       ->envname("TOLLGATE_SHUTDOWN_TIMEOUT_MS")->check(CLI::Range(0, 600'000))->capture_default_str();
   serve.add_option("--usage-flush-interval-ms", c.usage_flush_interval_ms,
@@ -208,6 +213,12 @@ Result<ServerOptions> ToServerOptions(const ServeConfig& config) {
   options.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   options.max_connections = config.max_connections;
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Fail(Error::InvalidInput(config.tls_cert.empty() ? "--tls-key needs --tls-cert: give both PEM files, or neither for plain HTTP"
+                                                            : "--tls-cert needs --tls-key: give both PEM files, or neither for plain HTTP"));
+  }
+  options.tls_cert_file = config.tls_cert;
+  options.tls_key_file = config.tls_key;
   return options;
 }
 

@@ -25,6 +25,8 @@ struct ServeConfig {
   int body_timeout_ms = 30'000;
   int idle_timeout_ms = 60'000;
   std::size_t max_connections = 10'000;
+  std::string tls_cert;  // PEM certificate chain; with tls_key, the port speaks HTTPS only
+  std::string tls_key;   // PEM private key of tls_cert
   int shutdown_timeout_ms = 4'000;
   std::string log_level = "info";
   std::string log_format = "json";  // or text

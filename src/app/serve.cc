@@ -313,8 +313,8 @@ int RunServe(const ServeConfig& config) {
     return fail(server.error());
   }
   http_server = server->get();
-  spdlog::info("listening on {}:{} as node {} with {} keys cached, store {}, events {}, limiter {}",
-               server_options->address, (*server)->port(), node, (*keys)->cache().Size(),
+  spdlog::info("listening on {}:{} ({}) as node {} with {} keys cached, store {}, events {}, limiter {}",
+               server_options->address, (*server)->port(), server_options->tls_cert_file.empty() ? "http" : "https", node, (*keys)->cache().Size(),
                RedactUrlPassword(config.store), RedactUrlPassword(config.events), RedactUrlPassword(config.limiter));
   if (redis_limiter && config.limiter_mode == "lease") {
     const int workers = server_options->workers > 0 ? server_options->workers

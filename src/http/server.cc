@@ -5,21 +5,32 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <list>
+#include <optional>
 #include <thread>
 #include <vector>
+
+#include <sys/stat.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 
 #include "common/base58.h"
@@ -34,6 +45,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// A TLS connection over the session's own socket, which stays where the sweep and Shutdown find
+// it (SessionEntry::socket): cancelling the socket cancels the TLS stream's operations too.
+using TlsStream = asio::ssl::stream<tcp::socket&>;
 
 namespace {
 
@@ -163,6 +177,7 @@ class HttpServer::Impl {
  public:
   Impl(ServerOptions options, Handler handler) : options_(std::move(options)), handler_(std::move(handler)) {}
 
+  Status LoadTls();
   Status Bind();
   void Run();
   void Shutdown(std::chrono::milliseconds grace);
@@ -176,21 +191,33 @@ class HttpServer::Impl {
 
   asio::awaitable<void> Accept(Worker& worker);
   asio::awaitable<void> Sweep(Worker& worker);
+  // One connection: registers it, does the TLS handshake when the port speaks TLS, runs Session,
+  // and closes.
   asio::awaitable<void> Serve(Worker& worker, tcp::socket socket);
+  // Requests and answers on `stream` (the socket itself, or a TlsStream over it) until the
+  // connection ends. True when it ended by tollgate's choice (Connection: close, shutdown) with
+  // the stream sound, so that a TLS connection is worth a close_notify.
+  template <class Stream>
+  asio::awaitable<bool> Session(Worker& worker, SessionEntry& entry, Stream& stream, const std::string& remote);
   // Reads until `parser` holds a whole request (already buffered bytes first), under the header
   // and then the body deadline. Beast's parser, fed by hand: its composed read operations cost
   // more than the parsing.
-  asio::awaitable<boost::system::error_code> ReadRequest(SessionEntry& entry, beast::flat_buffer& buffer,
-                                                         Parser& parser);
+  template <class Stream>
+  asio::awaitable<boost::system::error_code> ReadRequest(SessionEntry& entry, Stream& stream,
+                                                         beast::flat_buffer& buffer, Parser& parser);
   // Sends `head` and `body` (one gathered write, and usually no wait at all); false when the
   // connection failed or timed out.
-  asio::awaitable<bool> Send(SessionEntry& entry, std::string_view head, std::string_view body);
+  asio::awaitable<bool> Send(SessionEntry& entry, tcp::socket& socket, std::string_view head, std::string_view body);
+  // The same over TLS.
+  asio::awaitable<bool> Send(SessionEntry& entry, TlsStream& stream, std::string_view head, std::string_view body);
   // Answers a request whose headers or body broke a limit, then closes after draining a little.
-  asio::awaitable<void> Reject(SessionEntry& entry, unsigned version, HttpResponse response,
+  template <class Stream>
+  asio::awaitable<void> Reject(SessionEntry& entry, Stream& stream, unsigned version, HttpResponse response,
                                const std::string& request_id);
   // Writes a response whose body comes from its producer; answers whether the connection may
   // serve another request (false after an error, a failed body, or an HTTP/1.0 stream).
-  asio::awaitable<bool> WriteStreamed(SessionEntry& entry, HttpResponse response, unsigned version,
+  template <class Stream>
+  asio::awaitable<bool> WriteStreamed(SessionEntry& entry, Stream& stream, HttpResponse response, unsigned version,
                                       bool keep_alive, const std::string& request_id, bool head);
   // The response a handler completes later; 503 if it is not completed within the deadline.
   asio::awaitable<HttpResponse> AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
@@ -206,9 +233,71 @@ class HttpServer::Impl {
   unsigned short port_ = 0;
   std::atomic<bool> shutting_down_{false};
   std::thread reaper_;  // enforces the shutdown grace period
+  // Set when the port speaks TLS. OpenSSL's SSL_CTX is safe to share: each connection gets its
+  // own SSL from it, on its worker's thread.
+  std::optional<asio::ssl::context> tls_;
 };
 
+namespace {
+
+// A file the server must read at start, or the reason it cannot, in words a person can act on.
+Status CheckReadable(const std::string& path, const char* what) {
+  std::ifstream file(path);
+  if (!file) {
+    return Fail(Error::InvalidInput(std::string("cannot read the TLS ") + what + " file '" + path +
+                                    "': " + std::strerror(errno)));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status HttpServer::Impl::LoadTls() {
+  const std::string& cert = options_.tls_cert_file;
+  const std::string& key = options_.tls_key_file;
+  if (cert.empty() && key.empty()) return {};
+  if (cert.empty() || key.empty()) {
+    return Fail(Error::InvalidInput("TLS needs both a certificate file and a private key file (--tls-cert and --tls-key)"));
+  }
+  if (auto status = CheckReadable(cert, "certificate"); !status) return status;
+  if (auto status = CheckReadable(key, "private key"); !status) return status;
+  asio::ssl::context context(asio::ssl::context::tls_server);
+  SSL_CTX* native = context.native_handle();
+  // TLS 1.2 and 1.3 only; no renegotiation (a client-driven CPU cost with no use here).
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  // OpenSSL's default for an encrypted key is to prompt on the terminal, which would hang a
+  // server: refuse such a key instead, and say so below.
+  SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
+  boost::system::error_code ec;
+  context.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return Fail(Error::InvalidInput("the TLS certificate file '" + cert + "' holds no usable PEM certificate chain (" +
+                                    ec.message() + ")"));
+  }
+  context.use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec && ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+    return Fail(Error::InvalidInput("the TLS private key in '" + key + "' does not belong to the certificate in '" +
+                                    cert + "'"));
+  }
+  if (ec) {
+    return Fail(Error::InvalidInput("the TLS private key file '" + key + "' holds no usable PEM private key (" +
+                                    ec.message() + "); an encrypted key is not supported, decrypt it first"));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Fail(Error::InvalidInput("the TLS private key in '" + key + "' does not belong to the certificate in '" +
+                                    cert + "'"));
+  }
+  struct stat info {};
+  if (::stat(key.c_str(), &info) == 0 && (info.st_mode & S_IROTH) != 0) {
+    spdlog::warn("the TLS private key file '{}' is readable by every user of this machine; chmod 600 it", key);
+  }
+  tls_.emplace(std::move(context));
+  return {};
+}
+
 Status HttpServer::Impl::Bind() {
+  if (auto status = LoadTls(); !status) return status;
   const int count = options_.workers > 0 ? options_.workers
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   boost::system::error_code ec;
@@ -299,8 +388,9 @@ asio::awaitable<void> HttpServer::Impl::Sweep(Worker& worker) {
   }
 }
 
-asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(SessionEntry& entry, beast::flat_buffer& buffer,
-                                                                         Parser& parser) {
+template <class Stream>
+asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(SessionEntry& entry, Stream& stream,
+                                                                         beast::flat_buffer& buffer, Parser& parser) {
   boost::system::error_code ec;
   bool reading_body = false;
   for (;;) {
@@ -323,8 +413,8 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(Session
       if (used > 0 && buffer.size() > 0) continue;
     }
     const std::size_t room = std::max<std::size_t>(buffer.capacity() - buffer.size(), 4096);
-    const std::size_t n = co_await entry.socket->async_read_some(buffer.prepare(room),
-                                                                 asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await stream.async_read_some(buffer.prepare(room),
+                                                          asio::redirect_error(asio::use_awaitable, ec));
     if (entry.timed_out) co_return beast::error::timeout;
     if (ec == asio::error::eof) {
       // The client closed its side: a message delimited by the close may end here.
@@ -337,12 +427,26 @@ asio::awaitable<boost::system::error_code> HttpServer::Impl::ReadRequest(Session
   }
 }
 
-asio::awaitable<bool> HttpServer::Impl::Send(SessionEntry& entry, std::string_view head, std::string_view body) {
-  const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
+asio::awaitable<bool> HttpServer::Impl::Send(SessionEntry& entry, TlsStream& stream, std::string_view head,
+                                             std::string_view body) {
+  // TLS writes one record per buffer: give it head and body as one, for one record and one send.
+  // Encryption costs more than the copy.
+  std::string message;
+  message.reserve(head.size() + body.size());
+  message.append(head).append(body);
   boost::system::error_code ec;
+  entry.ExpireAfter(options_.write_timeout);
+  co_await asio::async_write(stream, asio::buffer(message), asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec && !entry.timed_out;
+}
+
+asio::awaitable<bool> HttpServer::Impl::Send(SessionEntry& entry, tcp::socket& stream, std::string_view head,
+                                             std::string_view body) {
+  boost::system::error_code ec;
+  const std::array<asio::const_buffer, 2> both{asio::buffer(head), asio::buffer(body)};
   // An answer almost always fits the socket's send buffer: send it now, without a trip through
   // the event loop. Only what did not fit waits for the socket, under the write timeout.
-  std::size_t sent = entry.socket->write_some(both, ec);
+  std::size_t sent = stream.write_some(both, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     ec = {};
     sent = 0;
@@ -352,9 +456,9 @@ asio::awaitable<bool> HttpServer::Impl::Send(SessionEntry& entry, std::string_vi
   entry.ExpireAfter(options_.write_timeout);
   if (sent < head.size()) {
     const std::array<asio::const_buffer, 2> rest{asio::buffer(head.substr(sent)), asio::buffer(body)};
-    co_await asio::async_write(*entry.socket, rest, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(stream, rest, asio::redirect_error(asio::use_awaitable, ec));
   } else {
-    co_await asio::async_write(*entry.socket, asio::buffer(body.substr(sent - head.size())),
+    co_await asio::async_write(stream, asio::buffer(body.substr(sent - head.size())),
                                asio::redirect_error(asio::use_awaitable, ec));
   }
   co_return !ec && !entry.timed_out;
@@ -376,21 +480,48 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
       connections.fetch_sub(1, std::memory_order_relaxed);
     }
   } registration{worker, worker.sessions.insert(worker.sessions.end(), &entry), connections_};
-  beast::flat_buffer buffer;
-  std::string head;  // the answer's status line and headers, its memory kept between requests
   std::string remote;
   {
     const auto endpoint = socket.remote_endpoint(ec);
     if (!ec) remote = endpoint.address().to_string();
   }
 
+  if (!tls_) {
+    co_await Session(worker, entry, socket, remote);
+  } else {
+    TlsStream stream(socket, *tls_);
+    // The handshake is part of the request's headers: bounded by the header timeout, and, like
+    // an idle connection, closed at once by Shutdown.
+    entry.ExpireAfter(options_.header_timeout);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || entry.timed_out) {
+      spdlog::debug("TLS handshake with {} failed: {}", remote, entry.timed_out ? "timed out" : ec.message());
+    } else if (co_await Session(worker, entry, stream, remote)) {
+      // close_notify, so the client can tell the end from a cut; bounded, as the client may
+      // never answer with its own.
+      entry.timed_out = false;
+      entry.ExpireAfter(std::min(options_.write_timeout, std::chrono::milliseconds(500)));
+      co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
+template <class Stream>
+asio::awaitable<bool> HttpServer::Impl::Session(Worker& worker, SessionEntry& entry, Stream& stream,
+                                                const std::string& remote) {
+  boost::system::error_code ec;
+  beast::flat_buffer buffer;
+  std::string head;  // the answer's status line and headers, its memory kept between requests
+
   while (!worker.draining) {
     // Idle: wait for the first byte of the next request, bounded by the idle timeout.
     entry.idle = true;
     if (buffer.size() == 0) {
       entry.ExpireAfter(options_.idle_timeout);
-      const std::size_t n = co_await socket.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || entry.timed_out) break;
+      const std::size_t n = co_await stream.async_read_some(buffer.prepare(8192), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || entry.timed_out) co_return false;
       buffer.commit(n);
     }
     entry.idle = false;
@@ -401,25 +532,25 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     parser.body_limit(options_.max_body_bytes);
     parser.eager(true);
     entry.ExpireAfter(options_.header_timeout);
-    ec = co_await ReadRequest(entry, buffer, parser);
+    ec = co_await ReadRequest(entry, stream, buffer, parser);
     if (ec == http::error::header_limit) {
-      co_await Reject(entry, 11, PlainError(431, "Request Header Fields Too Large",
+      co_await Reject(entry, stream, 11, PlainError(431, "Request Header Fields Too Large",
                                             "the request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes", request_id), request_id);
-      break;
+      co_return false;
     }
     if (ec == http::error::body_limit) {
-      co_await Reject(entry, parser.is_header_done() ? parser.get().version() : 11,
+      co_await Reject(entry, stream, parser.is_header_done() ? parser.get().version() : 11,
                       PlainError(413, "Payload Too Large",
                                  "the request body exceeds the limit of " + std::to_string(options_.max_body_bytes) + " bytes", request_id), request_id);
-      break;
+      co_return false;
     }
     if (ec) {
       // A malformed request gets an answer; a timeout, a close or a reset does not.
       if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
           ec != asio::error::eof && ec != asio::error::connection_reset) {
-        co_await Reject(entry, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
+        co_await Reject(entry, stream, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
       }
-      break;
+      co_return false;
     }
     entry.NoDeadline();  // the handler runs; a deferred answer has its own deadline
 
@@ -459,18 +590,21 @@ asio::awaitable<void> HttpServer::Impl::Serve(Worker& worker, tcp::socket socket
     if (response.producer) {
       // A stream keeps the session busy (not idle) until its last piece: Shutdown lets it
       // finish within the grace period, after which the reaper cuts it.
-      if (!co_await WriteStreamed(entry, std::move(response), req.version(), keep_alive, request_id, is_head)) break;
+      if (!co_await WriteStreamed(entry, stream, std::move(response), req.version(), keep_alive, request_id, is_head)) {
+        co_return !keep_alive;  // a stream that ended its connection did so cleanly unless it failed
+      }
       continue;
     }
     head.clear();
     RenderHead(head, response, req.version(), keep_alive, request_id, response.body.size());
     // HEAD: what GET would send, without the body.
     const bool no_body = is_head || Bodiless(response.status);
-    if (!co_await Send(entry, head, no_body ? std::string_view() : std::string_view(response.body)) || !keep_alive) break;
+    if (!co_await Send(entry, stream, head, no_body ? std::string_view() : std::string_view(response.body))) {
+      co_return false;
+    }
+    if (!keep_alive) co_return true;
   }
-
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  socket.close(ec);
+  co_return true;  // draining: the last answer went out whole
 }
 
 asio::awaitable<HttpResponse> HttpServer::Impl::AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
@@ -491,12 +625,13 @@ asio::awaitable<HttpResponse> HttpServer::Impl::AwaitDeferred(Worker& worker, st
   co_return PlainError(503, "Service Unavailable", "the answer did not come in time; retry", request_id);
 }
 
-asio::awaitable<void> HttpServer::Impl::Reject(SessionEntry& entry, unsigned version, HttpResponse response,
-                                               const std::string& request_id) {
+template <class Stream>
+asio::awaitable<void> HttpServer::Impl::Reject(SessionEntry& entry, Stream& stream, unsigned version,
+                                               HttpResponse response, const std::string& request_id) {
   entry.timed_out = false;  // the answer gets its own write timeout, even after a slow request
   std::string head;
   RenderHead(head, response, version, false, request_id, response.body.size());
-  if (!co_await Send(entry, head, response.body)) co_return;
+  if (!co_await Send(entry, stream, head, response.body)) co_return;
   // Lingering close: stop sending, then read and discard what the client is still sending for a
   // moment, so its TCP stack does not answer our response with a reset before it is read.
   boost::system::error_code ec;
@@ -513,10 +648,10 @@ asio::awaitable<void> HttpServer::Impl::Reject(SessionEntry& entry, unsigned ver
 // bounded by the write timeout), then the last chunk. HTTP/1.0 has no chunked encoding, so the
 // body is sent as is and ends with the connection. A failed body ends the connection without
 // the last chunk: the client sees a truncated transfer.
-asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, HttpResponse response,
+template <class Stream>
+asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Stream& socket, HttpResponse response,
                                                       unsigned version, bool keep_alive,
                                                       const std::string& request_id, bool head) {
-  tcp::socket& socket = *entry.socket;
   const bool chunked = version >= 11;
   http::response<http::empty_body> res{static_cast<http::status>(response.status), version};
   SetHeaders(res, response, request_id);

@@ -10,6 +10,10 @@
 // one for the body (slow clients are cut off), an idle timeout between keep-alive requests, and
 // a cap on open connections per server.
 //
+// TLS (tls_cert_file and tls_key_file): the port then speaks HTTPS only, TLS 1.2 and 1.3, for
+// deployments without a proxy in front. The handshake counts against the header timeout, so a
+// client that opens a connection and never finishes its handshake is cut like a slow one.
+//
 // Streamed responses (HttpResponse::producer) go out chunked, one piece per write, each write
 // under the write timeout; the next piece is produced only once the previous one is written, so a
 // stream holds one piece in memory. A stream keeps its connection busy: Shutdown lets it finish
@@ -41,6 +45,10 @@ struct ServerOptions {
   // 503 itself. The Redis limiter answers within its own timeout; this only catches a bug.
   std::chrono::milliseconds deferred_timeout{5'000};
   std::size_t max_connections = 10'000;
+  // HTTPS: a PEM certificate chain (the server's certificate first, then its intermediates) and
+  // its PEM private key, read once by Start. Both empty: plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Called on the worker thread once the answer to a request is ready (before it is written),
   // with HttpResponse::route as the handler set it (Router: the route's path), the status and
   // the time from the parsed request to the answer. Not called for what the server rejects
@@ -53,7 +61,7 @@ class HttpServer {
   // Must not throw. Called on a worker thread; may be called concurrently.
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-  // Binds the listening sockets and starts the worker threads.
+  // Loads the TLS files (if any), binds the listening sockets and starts the worker threads.
   static Result<std::unique_ptr<HttpServer>> Start(const ServerOptions& options, Handler handler);
   ~HttpServer();
 

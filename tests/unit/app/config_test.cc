@@ -24,6 +24,7 @@ const char* const kServeVariables[] = {
     "TOLLGATE_WORKERS",          "TOLLGATE_MAX_BODY_BYTES",  "TOLLGATE_MAX_HEADER_BYTES",
     "TOLLGATE_HEADER_TIMEOUT_MS", "TOLLGATE_BODY_TIMEOUT_MS", "TOLLGATE_IDLE_TIMEOUT_MS",
     "TOLLGATE_MAX_CONNECTIONS",  "TOLLGATE_SHUTDOWN_TIMEOUT_MS", "TOLLGATE_LOG_LEVEL",
+    "TOLLGATE_TLS_CERT",         "TOLLGATE_TLS_KEY",
 };
 
 class ServeConfigTest : public ::testing::Test {
@@ -306,6 +307,8 @@ TEST(ToServerOptionsTest, CarriesEverySetting) {
   config.body_timeout_ms = 222;
   config.idle_timeout_ms = 333;
   config.max_connections = 44;
+  config.tls_cert = "/etc/tollgate/chain.pem";
+  config.tls_key = "/etc/tollgate/key.pem";
   auto options = ToServerOptions(config);
   ASSERT_TRUE(options.has_value()) << options.error().detail;
   EXPECT_EQ(options->address, "::1");
@@ -317,9 +320,41 @@ TEST(ToServerOptionsTest, CarriesEverySetting) {
   EXPECT_EQ(options->body_timeout.count(), 222);
   EXPECT_EQ(options->idle_timeout.count(), 333);
   EXPECT_EQ(options->max_connections, 44u);
+  EXPECT_EQ(options->tls_cert_file, "/etc/tollgate/chain.pem");
+  EXPECT_EQ(options->tls_key_file, "/etc/tollgate/key.pem");
 
   config.listen = "nope";
   EXPECT_FALSE(ToServerOptions(config).has_value());
+}
+
+TEST(ToServerOptionsTest, TlsNeedsBothTheCertificateAndTheKey) {
+  ServeConfig config;
+  config.tls_cert = "chain.pem";
+  auto options = ToServerOptions(config);
+  ASSERT_FALSE(options.has_value());
+  EXPECT_EQ(options.error().detail, "--tls-cert needs --tls-key: give both PEM files, or neither for plain HTTP");
+
+  config.tls_cert.clear();
+  config.tls_key = "key.pem";
+  options = ToServerOptions(config);
+  ASSERT_FALSE(options.has_value());
+  EXPECT_EQ(options.error().detail, "--tls-key needs --tls-cert: give both PEM files, or neither for plain HTTP");
+
+  config.tls_key.clear();
+  options = ToServerOptions(config);
+  ASSERT_TRUE(options.has_value());
+  EXPECT_TRUE(options->tls_cert_file.empty());
+}
+
+TEST_F(ServeConfigTest, TlsFilesComeFromFlagsYamlAndTheEnvironment) {
+  ::setenv("TOLLGATE_TLS_KEY", "/env/key.pem", 1);
+  ASSERT_EQ(ApplyYaml("tls-cert: /yaml/chain.pem\n"), "");
+  ASSERT_EQ(Parse({}), std::nullopt);
+  EXPECT_EQ(config_.tls_cert, "/yaml/chain.pem");
+  EXPECT_EQ(config_.tls_key, "/env/key.pem");
+  ASSERT_EQ(Parse({"--tls-cert", "/flag/chain.pem", "--tls-key=/flag/key.pem"}), std::nullopt);
+  EXPECT_EQ(config_.tls_cert, "/flag/chain.pem");
+  EXPECT_EQ(config_.tls_key, "/flag/key.pem");
 }
 
 }  // namespace
