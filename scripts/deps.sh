@@ -11,6 +11,8 @@ packages=(
   libcli11-dev libyaml-cpp-dev libexpected-dev libpq-dev librabbitmq-dev libhiredis-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl wrk nginx libfaketime prometheus
+  # the fuzz targets (fuzz/, `make fuzz`): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # integration tests against the production backends (started by the tests, as their own processes)
   postgresql rabbitmq-server redis-server
   # the web dashboard's browser test (driven by playwright-core, which downloads no browser)

@@ -211,7 +211,12 @@ HttpResponse AuthorizeAnswer(const VerifyRouteServices& services, const HttpRequ
 
 void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
   router.AddRpc("/v2/keys.verifyKey", [services](const RpcContext& ctx) -> Result<HttpResponse> {
-    auto& [keys, verifier, limiter, usage, clock, metrics] = services;
+    // Named references rather than a structured binding: clang before 16 cannot capture those.
+    KeyService& keys = services.keys;
+    Verifier& verifier = services.verifier;
+    UsageRecorder& usage = services.usage;
+    Clock& clock = services.clock;
+    VerificationMetrics* const metrics = services.metrics;
     std::vector<FieldError> errors;
     FieldReader body(ctx.body, "body", errors);
     const std::string secret = body.RequiredString("key", 1, 1024);
@@ -280,7 +285,10 @@ void AddVerifyRoutes(Router& router, const VerifyRouteServices& services) {
   });
 
   router.AddPlain("GET", "/v2/keys.authorize", [services](const HttpRequest& request) {
-    auto& [keys, verifier, limiter, usage, clock, metrics] = services;
+    KeyService& keys = services.keys;
+    Verifier& verifier = services.verifier;
+    CounterStore& limiter = services.limiter;
+    Clock& clock = services.clock;
     std::string secret(BearerToken(request.authorization));
     if (secret.empty()) secret = request.api_key;
     if (secret.empty()) {

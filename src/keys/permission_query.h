@@ -47,7 +47,10 @@ class PermissionQuery {
   bool EvaluateAgainst(const std::vector<std::string>& permissions) const;
 
   // Canonical text: operators in upper case, single spaces, and only the parentheses that the
-  // precedence needs. Parse(ToString()) yields an equivalent query with the same ToString().
+  // precedence needs. Parse(ToString()) yields an equivalent query with the same ToString() as
+  // long as that text is within kMaxPermissionQueryLength: the spaces it puts around operators
+  // can make it longer than the text parsed ("(a OR b)AND c" becomes "(a OR b) AND c"), and the
+  // limit is on what a caller sends.
   std::string ToString() const;
 
  private:

@@ -15,7 +15,6 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +34,26 @@ const liveProcesses = new Set();
 process.on('exit', () => {
   for (const proc of liveProcesses) proc.kill('SIGKILL');
 });
+
+// Sanitizer builds (`make sanitize`, tests/sanitizers/): a report on a server's stderr fails the
+// test file even when the server kept answering: stop() rejects with it (e.g. a LeakSanitizer
+// report at the exit after SIGTERM), and one from a server that died unstopped sets the exit code.
+const kSanitizerReport = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer/;
+const sanitizerReports = [];
+process.on('exit', () => {
+  if (sanitizerReports.length === 0) return;
+  process.stderr.write(`tollgate sanitizer reports, see ${sanitizerReports.join(', ')}\n`);
+  process.exitCode = 1;
+});
+
+// The error for a server whose stderr holds a sanitizer report, else null.
+function sanitizerError(server) {
+  const { stderr } = server.procState;
+  const at = stderr.search(kSanitizerReport);
+  if (at < 0) return null;
+  return new Error(`tollgate reported a sanitizer error (${path.join(server.dataDir, 'stderr.log')}):\n` +
+    stderr.slice(stderr.lastIndexOf('\n', at) + 1, at + 4000));
+}
 
 /** Appends a plaintext secret to <artifacts>/secrets.txt for secrets_scan.test.mjs. */
 export function recordSecret(secret) {
@@ -64,14 +83,11 @@ function childEnv(env) {
 /**
  * One HTTP/1.1 request with full control over method, headers and body (fetch would add a
  * Content-Type of its own). Resolves with { status, headers (lower-case names), text }; rejects
- * on connection errors or a response cut short. An https:// URL goes over TLS, trusting `ca`
- * (PEM) when given, else the system's certificate authorities.
+ * on connection errors or a response cut short.
  */
-export function rawRequest(url, { method = 'POST', headers = {}, body, agent = false, ca } = {}) {
+export function rawRequest(url, { method = 'POST', headers = {}, body, agent = false } = {}) {
   return new Promise((resolve, reject) => {
-    const request = url.startsWith('https:')
-      ? https.request(url, { method, headers, agent, ca })
-      : http.request(url, { method, headers, agent });
+    const request = http.request(url, { method, headers, agent });
     let settled = false;
     const fail = (error) => {
       if (!settled) {
@@ -110,9 +126,6 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  * on a filesystem of the test's own) and resolves
  * once it logs `listening on <ip>:<port>` on stderr.
  *
- * tls: { certFile, keyFile, ca } serves HTTPS (--tls-cert/--tls-key): url is https://…, and
- * call() trusts ca (the PEM text of the certificate authority).
- *
  * Returns { url, port, rootKey, dataDir, proc, call, restart, stop }:
  *   call(path, body, { rootKey, method, headers, rawBody, contentType }) → { status, headers, json, text }
  *     rootKey defaults to server.rootKey; null sends no Authorization header. body is JSON-encoded
@@ -129,10 +142,8 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  * already holds a store (nothing printed) startServer waits 2 s for that line, then leaves
  * rootKey null: pass the key with call(…, { rootKey }) or set server.rootKey.
  */
-export async function startServer({ env = {}, args = [], dataDir, store, tls } = {}) {
-  if (tls) args = [...args, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
+export async function startServer({ env = {}, args = [], dataDir, store } = {}) {
   const server = {
-    tls,
     url: null,
     port: null,
     rootKey: null,
@@ -160,8 +171,7 @@ export async function startServer({ env = {}, args = [], dataDir, store, tls } =
       requestHeaders['content-length'] = String(Buffer.byteLength(payload));
     }
     Object.assign(requestHeaders, headers);
-    const response = await rawRequest(`${server.url}${urlPath}`,
-      { method, headers: requestHeaders, body: payload, ca: server.tls?.ca });
+    const response = await rawRequest(`${server.url}${urlPath}`, { method, headers: requestHeaders, body: payload });
     let json = null;
     try {
       json = JSON.parse(response.text);
@@ -218,6 +228,7 @@ function launch(server, { expectBootstrap }) {
       state.code = code;
       state.signal = signal;
       liveProcesses.delete(proc);
+      if (kSanitizerReport.test(state.stderr)) sanitizerReports.push(path.join(server.dataDir, 'stderr.log'));
       resolve();
     });
   });
@@ -268,7 +279,7 @@ function launch(server, { expectBootstrap }) {
         if (match) {
           listening = true;
           server.port = Number(match[2]);
-          server.url = `${server.tls ? 'https' : 'http'}://${match[1]}:${server.port}`;
+          server.url = `http://${match[1]}:${server.port}`;
         }
       }
       maybeReady();
@@ -299,6 +310,10 @@ function stopProcess(server, signal) {
     clearTimeout(killTimer);
     const exitedAt = state.exitedAt ?? performance.now();
     return { code: state.code, signal: state.signal, elapsedMs: Math.round(exitedAt - sentAt) };
-  })();
+  })().then((result) => {
+    const error = sanitizerError(server);
+    if (error) throw error;
+    return result;
+  });
   return state.stopPromise;
 }
