@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, testing and benchmarking tollgate needs, and the
 # npm packages of the integration tests. Idempotent: skips what is already present.
+# `scripts/deps.sh fuzz` also installs clang for the libFuzzer targets (`make fuzz`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,13 +12,13 @@ packages=(
   libcli11-dev libyaml-cpp-dev libexpected-dev libpq-dev librabbitmq-dev libhiredis-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl wrk nginx libfaketime prometheus
-  # the fuzz targets (fuzz/, `make fuzz`): clang with libFuzzer and the sanitizer runtimes
-  clang libclang-rt-14-dev
   # integration tests against the production backends (started by the tests, as their own processes)
   postgresql rabbitmq-server redis-server
   # the web dashboard's browser test (driven by playwright-core, which downloads no browser)
   chromium
 )
+# the fuzz targets (fuzz/, `make fuzz`): clang with libFuzzer and its sanitizer runtimes
+[ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

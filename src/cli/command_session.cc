@@ -29,6 +29,12 @@ void AddConnectionOptions(CLI::App& command, ConnectionOptions& options) {
                   "arguments are visible to other users of this machine")
       ->envname("TOLLGATE_ROOT_KEY")
       ->group(kConnectionGroup);
+  command
+      .add_option("--ca-file", options.ca_file,
+                  "for an https:// URL: a PEM file of the certificate authorities to trust instead of "
+                  "the system's (e.g. the server's own self-signed certificate)")
+      ->envname("TOLLGATE_CA_FILE")
+      ->group(kConnectionGroup);
   command.add_flag("--json", options.json, "print the response's data as JSON instead of text")
       ->group(kConnectionGroup);
 }
@@ -64,6 +70,7 @@ Outcome<ApiTransport*> Session::Transport() {
   }
   auto url = ParseServerUrl(options_.url);
   if (!url) return tl::unexpected(UsageError(url.error().detail));
+  url->ca_file = options_.ca_file;
   transport_ = environment_.connect(*url, options_.root_key);
   return transport_.get();
 }

@@ -34,6 +34,7 @@ using Outcome = tl::expected<T, Reported>;
 struct ConnectionOptions {
   std::string url = kDefaultServerUrl;
   std::string root_key;
+  std::string ca_file;  // https: the certificate authorities to trust instead of the system's
   bool json = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -9,11 +10,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
 #include "cli/duration.h"
 #include "common/text.h"
@@ -30,7 +35,6 @@ namespace http = beast::http;
 // what a misbehaving server can make the CLI hold in memory.
 constexpr std::uint64_t kMaxResponseBytes = 16 * 1024 * 1024;
 
-constexpr std::string_view kScheme = "http://";
 
 Error BadUrl(std::string_view url, std::string_view why) {
   return Error::InvalidInput(fmt::format("invalid tollgate URL \"{}\": {}", url, why));
@@ -43,11 +47,37 @@ struct Exchange {
   http::response<http::string_body> response;
 };
 
-// Resolve, connect, send, receive. Runs on the client's private io_context; the overall deadline
-// is enforced from outside by io_context::run_for, so no step needs its own timer.
+// Send, receive, on a connected stream (the TCP stream, or TLS over it).
+template <class Stream>
+asio::awaitable<void> Converse(Stream& stream, const ServerUrl& url,
+                               const http::request<http::string_body>& request, Exchange& exchange) {
+  beast::error_code ec;
+  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    exchange.failure =
+        fmt::format("lost the connection to tollgate at {}: {}", url.text, ec.message());
+    co_return;
+  }
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    exchange.failure =
+        fmt::format("no valid HTTP answer from tollgate at {}: {}", url.text, ec.message());
+    co_return;
+  }
+  exchange.response = parser.release();
+  exchange.done = true;
+}
+
+// Resolve, connect, (handshake,) send, receive. Runs on the client's private io_context; the
+// overall deadline is enforced from outside by io_context::run_for, so no step needs its own
+// timer. tls is null for http://.
 asio::awaitable<void> RunExchange(const ServerUrl& url,
                                   const http::request<http::string_body>& request,
-                                  Exchange& exchange) {
+                                  asio::ssl::context* tls, Exchange& exchange) {
   const auto executor = co_await asio::this_coro::executor;
   beast::error_code ec;
 
@@ -67,28 +97,32 @@ asio::awaitable<void> RunExchange(const ServerUrl& url,
     co_return;
   }
 
-  co_await http::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
-    exchange.failure =
-        fmt::format("lost the connection to tollgate at {}: {}", url.text, ec.message());
+  if (tls == nullptr) {
+    co_await Converse(stream, url, request, exchange);
+    // One request per connection; a failed shutdown changes nothing for the caller.
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     co_return;
   }
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxResponseBytes);
-  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) {
+  beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls);
+  // SNI, and the name (or IP address) the certificate must carry.
+  if (!SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str())) {
     exchange.failure =
-        fmt::format("no valid HTTP answer from tollgate at {}: {}", url.text, ec.message());
+        fmt::format("cannot reach tollgate at {}: TLS cannot use the name {}", url.text, url.host);
     co_return;
   }
-  exchange.response = parser.release();
-
-  // One request per connection; a failed shutdown changes nothing for the caller.
-  beast::error_code ignored;
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  exchange.done = true;
+  secure.set_verify_callback(asio::ssl::host_name_verification(url.host));
+  co_await secure.async_handshake(asio::ssl::stream_base::client,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    const bool unverified = ec.message().find("certificate verify failed") != std::string::npos;
+    exchange.failure = fmt::format("cannot reach tollgate at {}: TLS handshake failed: {}{}", url.text,
+                                   ec.message(),
+                                   unverified ? " (a self-signed certificate? pass it with --ca-file)" : "");
+    co_return;
+  }
+  // One request per connection; the answer is whole (Content-Length or chunked), so the
+  // server's close_notify need not be waited for.
+  co_await Converse(secure, url, request, exchange);
 }
 
 std::string HostHeader(const ServerUrl& url) {
@@ -100,19 +134,15 @@ std::string HostHeader(const ServerUrl& url) {
 }  // namespace
 
 Result<ServerUrl> ParseServerUrl(std::string_view url) {
-  if (StartsWithNoCase(url, "https://")) {
-    return Fail(BadUrl(url,
-                       "https is not supported by the command line client; use http:// "
-                       "to a listener it can reach directly"));
-  }
-  if (!StartsWithNoCase(url, kScheme)) {
-    return Fail(BadUrl(url, "expected http://host[:port][/path], e.g. http://127.0.0.1:8080"));
+  const bool tls = StartsWithNoCase(url, "https://");
+  if (!tls && !StartsWithNoCase(url, "http://")) {
+    return Fail(BadUrl(url, "expected http[s]://host[:port][/path], e.g. http://127.0.0.1:8080"));
   }
   if (url.find_first_of("?#") != std::string_view::npos) {
     return Fail(BadUrl(url, "a query or fragment has no meaning here"));
   }
 
-  const std::string_view rest = url.substr(kScheme.size());
+  const std::string_view rest = url.substr(tls ? 8 : 7);  // after "https://" or "http://"
   const std::size_t slash = rest.find('/');
   const std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
@@ -124,6 +154,7 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
 
   ServerUrl parsed;
   parsed.text = std::string(url);
+  parsed.tls = tls;
   std::string_view port_text;
   if (authority.starts_with('[')) {
     const std::size_t close = authority.find(']');
@@ -151,7 +182,7 @@ Result<ServerUrl> ParseServerUrl(std::string_view url) {
   if (!port_text.empty() && !IsValidPort(port_text)) {
     return Fail(BadUrl(url, "the port must be a number from 1 to 65535"));
   }
-  parsed.port = port_text.empty() ? "80" : std::string(port_text);
+  parsed.port = port_text.empty() ? (tls ? "443" : "80") : std::string(port_text);
 
   while (path.ends_with('/')) path.remove_suffix(1);
   parsed.base_path = std::string(path);
@@ -172,11 +203,29 @@ Result<ApiResponse> HttpClient::PostJson(std::string_view path, const nlohmann::
   request.body() = body.dump();
   request.prepare_payload();
 
-  // Declared before the io_context so that it outlives the coroutine frame the context destroys.
+  // Declared before the io_context so that they outlive the coroutine frame the context destroys.
   Exchange exchange;
   std::exception_ptr thrown;
+  std::optional<asio::ssl::context> tls;
+  if (url_.tls) {
+    tls.emplace(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+    tls->set_verify_mode(asio::ssl::verify_peer);
+    beast::error_code ec;
+    const std::string& ca_file = url_.ca_file;
+    if (ca_file.empty()) {
+      tls->set_default_verify_paths(ec);
+    } else {
+      tls->load_verify_file(ca_file, ec);
+    }
+    if (ec) {
+      return Fail(Error::InvalidInput(
+          ca_file.empty() ? fmt::format("cannot load the system's certificate authorities: {}", ec.message())
+                          : fmt::format("--ca-file '{}' holds no usable PEM certificate: {}", ca_file, ec.message())));
+    }
+  }
   asio::io_context io_context;
-  asio::co_spawn(io_context, RunExchange(url_, request, exchange),
+  asio::co_spawn(io_context, RunExchange(url_, request, tls ? &*tls : nullptr, exchange),
                  [&thrown](std::exception_ptr e) { thrown = std::move(e); });
   io_context.run_for(timeout_);
 

@@ -1,7 +1,7 @@
 // A small synchronous HTTP/1.1 client for the tollgate API, for the command line: one request
-// per connection, a deadline per request, no TLS (put a TLS-terminating proxy in front of
-// tollgate and run the CLI next to it, or tunnel). Blocks the calling thread; it owns its own
-// io_context, so it needs no event loop from the caller.
+// per connection, a deadline per request, HTTPS with the server's certificate verified (against
+// the system's certificate authorities, or a PEM file of them). Blocks the calling thread; it owns
+// its own io_context, so it needs no event loop from the caller.
 #pragma once
 
 #include <chrono>
@@ -16,14 +16,18 @@ namespace tollgate {
 // A server address as the user gave it, split for the socket and the request line.
 struct ServerUrl {
   std::string host;       // name or IP; IPv6 without brackets
-  std::string port;       // decimal, "80" when the URL names none
+  std::string port;       // decimal, "80" (http) or "443" (https) when the URL names none
+  bool tls = false;       // https://
+  // https: a PEM file of the certificate authorities to trust instead of the system's (a
+  // self-signed server certificate is its own authority); from --ca-file, not from the URL.
+  std::string ca_file;
   std::string base_path;  // "" or "/prefix" without a trailing '/', prepended to every path
   std::string text;       // the URL as given, for messages
 };
 
-// Parses "http://host[:port][/base]"; IPv6 hosts in brackets ("http://[::1]:8080"). Fails with
-// InvalidInput for another scheme (https included: see the file comment), a missing host, a bad
-// port, or user info, query or fragment, which the API has no use for.
+// Parses "http[s]://host[:port][/base]"; IPv6 hosts in brackets ("http://[::1]:8080"). Fails with
+// InvalidInput for another scheme, a missing host, a bad port, or user info, query or fragment,
+// which the API has no use for.
 Result<ServerUrl> ParseServerUrl(std::string_view url);
 
 inline constexpr std::chrono::milliseconds kDefaultRequestTimeout{10'000};

@@ -212,8 +212,11 @@ test('usage and connection errors exit 2 with a clear message', async () => {
   const unreachable = await expectExit(2, ['apis', 'get', life.apiId, '--url', 'http://127.0.0.1:1']);
   assert.match(unreachable.stderr, /cannot reach tollgate at http:\/\/127\.0\.0\.1:1: Connection refused/);
 
-  const badUrl = await expectExit(2, ['apis', 'get', life.apiId], { env: { TOLLGATE_URL: 'https://example.test' } });
-  assert.match(badUrl.stderr, /https is not supported/);
+  const badUrl = await expectExit(2, ['apis', 'get', life.apiId], { env: { TOLLGATE_URL: 'ftp://example.test' } });
+  assert.match(badUrl.stderr, /invalid tollgate URL "ftp:\/\/example\.test": expected http\[s\]:\/\/host/);
+  // https to a plain HTTP listener: the handshake fails, and says so (tls.test.mjs has the real one).
+  const plain = await expectExit(2, ['apis', 'get', life.apiId], { env: { TOLLGATE_URL: server.url.replace('http:', 'https:') } });
+  assert.match(plain.stderr, /TLS handshake failed/);
 });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -84,6 +84,19 @@ test('HTTPS end to end: the API and verification over TLS from Node, curl and op
   // ... and the server keeps serving TLS clients afterwards.
   assert.equal((await verify(server, key)).credits, 2);
 
+  // The command line over HTTPS: trusting the certificate through --ca-file (TOLLGATE_CA_FILE),
+  // refusing it without, with the reason.
+  const cliEnv = { PATH: process.env.PATH, TOLLGATE_URL: `https://localhost:${server.port}`,
+    TOLLGATE_ROOT_KEY: server.rootKey };
+  const listed = spawnSync(binaryPath, ['apis', 'get', apiId, '--json'],
+    { encoding: 'utf8', timeout: 15000, env: { ...cliEnv, TOLLGATE_CA_FILE: certificate.certFile } });
+  assert.equal(listed.status, 0, `tollgate apis get over https: ${listed.stderr}`);
+  assert.equal(JSON.parse(listed.stdout).name, 'over-tls');
+  const refused = spawnSync(binaryPath, ['apis', 'get', apiId], { encoding: 'utf8', timeout: 15000, env: cliEnv });
+  assert.notEqual(refused.status, 0, 'the CLI must not trust an unknown certificate');
+  assert.match(refused.stderr, /TLS handshake failed: .*certificate verify failed.*--ca-file/);
+  assert.ok(!refused.stderr.includes(server.rootKey), 'the root key is not in the error');
+
   // No secret and no key material in the logs.
   const logs = readFileSync(path.join(server.dataDir, 'stderr.log'), 'utf8');
   assert.ok(!logs.includes(key) && !logs.includes('PRIVATE KEY'), 'logs hold no key');

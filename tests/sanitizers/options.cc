@@ -1,4 +1,4 @@
-// Default runtime options of the sanitizer builds (TOLLGATE_SANITIZE, `make sanitize`), linked
+// Default runtime options of the sanitizer builds (TOLLGATE_SANITIZE, `make test`), linked
 // into every executable of such a build: the unit tests, the tollgate binary that the integration
 // tests start, and whatever else runs it by hand. Baked in rather than set per test because
 // gtest_discover_tests (CMake 3.25) cannot give its tests an ENVIRONMENT of more than one variable;

@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +36,7 @@ process.on('exit', () => {
   for (const proc of liveProcesses) proc.kill('SIGKILL');
 });
 
-// Sanitizer builds (`make sanitize`, tests/sanitizers/): a report on a server's stderr fails the
+// Sanitizer builds (`make test`, tests/sanitizers/): a report on a server's stderr fails the
 // test file even when the server kept answering: stop() rejects with it (e.g. a LeakSanitizer
 // report at the exit after SIGTERM), and one from a server that died unstopped sets the exit code.
 const kSanitizerReport = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer/;
@@ -83,11 +84,14 @@ function childEnv(env) {
 /**
  * One HTTP/1.1 request with full control over method, headers and body (fetch would add a
  * Content-Type of its own). Resolves with { status, headers (lower-case names), text }; rejects
- * on connection errors or a response cut short.
+ * on connection errors or a response cut short. An https:// URL goes over TLS, trusting `ca`
+ * (PEM) when given, else the system's certificate authorities.
  */
-export function rawRequest(url, { method = 'POST', headers = {}, body, agent = false } = {}) {
+export function rawRequest(url, { method = 'POST', headers = {}, body, agent = false, ca } = {}) {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method, headers, agent });
+    const request = url.startsWith('https:')
+      ? https.request(url, { method, headers, agent, ca })
+      : http.request(url, { method, headers, agent });
     let settled = false;
     const fail = (error) => {
       if (!settled) {
@@ -126,6 +130,9 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  * on a filesystem of the test's own) and resolves
  * once it logs `listening on <ip>:<port>` on stderr.
  *
+ * tls: { certFile, keyFile, ca } serves HTTPS (--tls-cert/--tls-key): url is https://…, and
+ * call() trusts ca (the PEM text of the certificate authority).
+ *
  * Returns { url, port, rootKey, dataDir, proc, call, restart, stop }:
  *   call(path, body, { rootKey, method, headers, rawBody, contentType }) → { status, headers, json, text }
  *     rootKey defaults to server.rootKey; null sends no Authorization header. body is JSON-encoded
@@ -142,8 +149,10 @@ export function rawRequest(url, { method = 'POST', headers = {}, body, agent = f
  * already holds a store (nothing printed) startServer waits 2 s for that line, then leaves
  * rootKey null: pass the key with call(…, { rootKey }) or set server.rootKey.
  */
-export async function startServer({ env = {}, args = [], dataDir, store } = {}) {
+export async function startServer({ env = {}, args = [], dataDir, store, tls } = {}) {
+  if (tls) args = [...args, '--tls-cert', tls.certFile, '--tls-key', tls.keyFile];
   const server = {
+    tls,
     url: null,
     port: null,
     rootKey: null,
@@ -171,7 +180,8 @@ export async function startServer({ env = {}, args = [], dataDir, store } = {}) 
       requestHeaders['content-length'] = String(Buffer.byteLength(payload));
     }
     Object.assign(requestHeaders, headers);
-    const response = await rawRequest(`${server.url}${urlPath}`, { method, headers: requestHeaders, body: payload });
+    const response = await rawRequest(`${server.url}${urlPath}`,
+      { method, headers: requestHeaders, body: payload, ca: server.tls?.ca });
     let json = null;
     try {
       json = JSON.parse(response.text);
@@ -279,7 +289,7 @@ function launch(server, { expectBootstrap }) {
         if (match) {
           listening = true;
           server.port = Number(match[2]);
-          server.url = `http://${match[1]}:${server.port}`;
+          server.url = `${server.tls ? 'https' : 'http'}://${match[1]}:${server.port}`;
         }
       }
       maybeReady();

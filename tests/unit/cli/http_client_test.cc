@@ -35,6 +35,21 @@ TEST(ParseServerUrl, SplitsHostPortAndBasePath) {
   EXPECT_EQ(behind_proxy->base_path, "/api");
 }
 
+TEST(ParseServerUrl, HttpsDefaultsToPort443) {
+  const auto url = ParseServerUrl("https://tollgate.example.com/v");
+  ASSERT_TRUE(url) << url.error().detail;
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->host, "tollgate.example.com");
+  EXPECT_EQ(url->port, "443");
+  EXPECT_EQ(url->base_path, "/v");
+  const auto with_port = ParseServerUrl("HTTPS://[::1]:8443");
+  ASSERT_TRUE(with_port) << with_port.error().detail;
+  EXPECT_TRUE(with_port->tls);
+  EXPECT_EQ(with_port->host, "::1");
+  EXPECT_EQ(with_port->port, "8443");
+  EXPECT_FALSE(ParseServerUrl("http://h")->tls);
+}
+
 TEST(ParseServerUrl, AcceptsBracketedIpv6) {
   const auto url = ParseServerUrl("http://[::1]:9000/");
   ASSERT_TRUE(url) << url.error().detail;
@@ -49,8 +64,9 @@ TEST(ParseServerUrl, RejectsWhatItCannotUseWithAReason) {
     const char* reason;
   };
   const Case cases[] = {
-      {"https://x:8443", "https is not supported"},
-      {"127.0.0.1:8080", "expected http://"},
+      {"ftp://x:8443", "expected http[s]://"},
+      {"127.0.0.1:8080", "expected http[s]://"},
+      {"https://", "missing host"},
       {"http://", "missing host"},
       {"http://:8080", "missing host"},
       {"http://host:", "empty port"},
@@ -210,6 +226,36 @@ TEST(HttpClient, GivesUpAfterItsTimeout) {
   EXPECT_NE(response.error().detail.find("no answer within 200ms"), std::string::npos)
       << response.error().detail;
   EXPECT_LT(elapsed, std::chrono::seconds(5));
+}
+
+TEST(HttpClient, HttpsToAServerWithoutTlsFailsTheHandshakeAndSaysSo) {
+  // A plain HTTP server: it reads the ClientHello as a malformed request and closes.
+  OneShotServer server(http::status::ok, R"({"data":{}})");
+  std::string url = server.Url();
+  url.replace(0, 4, "https");
+  HttpClient client(*ParseServerUrl(url), "tg_root_secret");
+
+  const auto response = client.PostJson("/v2/liveness", nlohmann::json::object());
+
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(response.error().detail.rfind("cannot reach tollgate at " + url + ": TLS handshake failed: ", 0), 0u)
+      << response.error().detail;
+  EXPECT_EQ(response.error().detail.find("tg_root_secret"), std::string::npos);
+}
+
+TEST(HttpClient, ACaFileThatHoldsNoCertificateIsAClearError) {
+  auto url = *ParseServerUrl("https://127.0.0.1:9");
+  url.ca_file = "/nonexistent/ca.pem";
+  HttpClient client(url, "k");
+
+  const auto response = client.PostJson("/v2/liveness", nlohmann::json::object());
+
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().code, ErrorCode::kInvalidInput);
+  EXPECT_NE(response.error().detail.find("--ca-file '/nonexistent/ca.pem' holds no usable PEM certificate"),
+            std::string::npos)
+      << response.error().detail;
 }
 
 }  // namespace
