@@ -24,7 +24,8 @@ run: build
 # targets' seed corpora and the integration tests against an AddressSanitizer +
 # UndefinedBehaviorSanitizer build, then the unit tests of the concurrent parts against a
 # ThreadSanitizer build. Any report fails the run. The sanitizer builds are unity builds at -O0
-# with line tables, which is what keeps `make test` within its time on two cores; `make run` and `make bench` use the optimised build in $(BUILD_DIR), and
+# (line tables in the ThreadSanitizer one only: UBSan's reports carry their file and line anyway),
+# which is what keeps `make test` within its time on two cores; `make run` and `make bench` use the optimised build in $(BUILD_DIR), and
 # `make unit` / `make integration` run the tests against it.
 ASAN_DIR ?= build-asan
 TSAN_DIR ?= build-tsan
@@ -33,7 +34,7 @@ SANITIZER_CONFIG = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUIL
 test: test-asan test-tsan
 
 asan-build: deps
-	@cmake -S . -B $(ASAN_DIR) $(SANITIZER_CONFIG) -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1" \
+	@cmake -S . -B $(ASAN_DIR) $(SANITIZER_CONFIG) -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0" \
 	  -DTOLLGATE_SANITIZE=address,undefined -DTOLLGATE_FUZZ_REPLAY=ON >/dev/null
 	@cmake --build $(ASAN_DIR) -j $(JOBS)
 

@@ -14,6 +14,7 @@ echo "== in-process verification and usage recording (Google Benchmark, medians 
 echo "== limiter decisions (Google Benchmark)"
 "$build/bench/limiter_bench" --benchmark_min_time=0.5
 bench/http_verify.sh "$build" 5
+bench/http_verify.sh "$build" 5 tls
 bench/redis_limiter.sh "$build" 5
 bench/metrics_overhead.sh "$build" 5 4
 bench/compare.sh "$build" 5 3
