@@ -19,6 +19,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "cli/duration.h"
 #include "common/text.h"
@@ -104,8 +105,11 @@ asio::awaitable<void> RunExchange(const ServerUrl& url,
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), *tls);
-  // SNI, and the name (or IP address) the certificate must carry.
-  if (!SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str())) {
+  // SNI for a name (RFC 6066 allows no IP address there), and the name or IP address the
+  // certificate must carry.
+  asio::ip::make_address(url.host, ec);
+  const bool ip_literal = !ec;
+  if (!ip_literal && !SSL_set_tlsext_host_name(secure.native_handle(), url.host.c_str())) {
     exchange.failure =
         fmt::format("cannot reach tollgate at {}: TLS cannot use the name {}", url.text, url.host);
     co_return;
@@ -114,10 +118,17 @@ asio::awaitable<void> RunExchange(const ServerUrl& url,
   co_await secure.async_handshake(asio::ssl::stream_base::client,
                                   asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    const bool unverified = ec.message().find("certificate verify failed") != std::string::npos;
-    exchange.failure = fmt::format("cannot reach tollgate at {}: TLS handshake failed: {}{}", url.text,
-                                   ec.message(),
-                                   unverified ? " (a self-signed certificate? pass it with --ca-file)" : "");
+    // Why the certificate was refused, when it was; the hint only where a CA file would help.
+    const long verify = SSL_get_verify_result(secure.native_handle());
+    std::string why;
+    if (verify != X509_V_OK) why = fmt::format(" ({})", X509_verify_cert_error_string(verify));
+    const bool untrusted = verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+                           verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+                           verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                           verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+    exchange.failure = fmt::format("cannot reach tollgate at {}: TLS handshake failed: {}{}{}", url.text,
+                                   ec.message(), why,
+                                   untrusted ? "; pass the certificate of its authority with --ca-file" : "");
     co_return;
   }
   // One request per connection; the answer is whole (Content-Length or chunked), so the

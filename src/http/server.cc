@@ -214,10 +214,13 @@ class HttpServer::Impl {
   template <class Stream>
   asio::awaitable<void> Reject(SessionEntry& entry, Stream& stream, unsigned version, HttpResponse response,
                                const std::string& request_id);
-  // Writes a response whose body comes from its producer; answers whether the connection may
-  // serve another request (false after an error, a failed body, or an HTTP/1.0 stream).
+  // How a streamed response ended: failed (an error, a timeout, a failed body: the connection is
+  // cut), whole with the connection to be closed (an HTTP/1.0 body ends with it), or whole with
+  // the connection kept for the next request.
+  enum class StreamEnd { kFailed, kClose, kKeepAlive };
+  // Writes a response whose body comes from its producer.
   template <class Stream>
-  asio::awaitable<bool> WriteStreamed(SessionEntry& entry, Stream& stream, HttpResponse response, unsigned version,
+  asio::awaitable<StreamEnd> WriteStreamed(SessionEntry& entry, Stream& stream, HttpResponse response, unsigned version,
                                       bool keep_alive, const std::string& request_id, bool head);
   // The response a handler completes later; 503 if it is not completed within the deadline.
   asio::awaitable<HttpResponse> AwaitDeferred(Worker& worker, std::shared_ptr<DeferredResponse> deferred,
@@ -380,7 +383,9 @@ asio::awaitable<void> HttpServer::Impl::Sweep(Worker& worker) {
     if (ec) co_return;
     const auto now = SteadyClock::now();
     for (SessionEntry* session : worker.sessions) {
-      if (!session->timed_out && session->deadline <= now) {
+      // Cancelled at every sweep while past its deadline, not once: a TLS read is several socket
+      // operations, and one that starts after a cancel must be cancelled again.
+      if (session->deadline <= now) {
         session->timed_out = true;
         session->socket->cancel(ec);
       }
@@ -545,9 +550,11 @@ asio::awaitable<bool> HttpServer::Impl::Session(Worker& worker, SessionEntry& en
       co_return false;
     }
     if (ec) {
-      // A malformed request gets an answer; a timeout, a close or a reset does not.
+      // A malformed request gets an answer; a timeout, a close, a reset or a broken TLS session
+      // does not.
+      const bool tls_failed = ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated;
       if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != asio::error::operation_aborted &&
-          ec != asio::error::eof && ec != asio::error::connection_reset) {
+          ec != asio::error::eof && ec != asio::error::connection_reset && !tls_failed) {
         co_await Reject(entry, stream, 11, PlainError(400, "Bad Request", "malformed HTTP request", request_id), request_id);
       }
       co_return false;
@@ -590,9 +597,9 @@ asio::awaitable<bool> HttpServer::Impl::Session(Worker& worker, SessionEntry& en
     if (response.producer) {
       // A stream keeps the session busy (not idle) until its last piece: Shutdown lets it
       // finish within the grace period, after which the reaper cuts it.
-      if (!co_await WriteStreamed(entry, stream, std::move(response), req.version(), keep_alive, request_id, is_head)) {
-        co_return !keep_alive;  // a stream that ended its connection did so cleanly unless it failed
-      }
+      const StreamEnd end =
+          co_await WriteStreamed(entry, stream, std::move(response), req.version(), keep_alive, request_id, is_head);
+      if (end != StreamEnd::kKeepAlive) co_return end == StreamEnd::kClose;
       continue;
     }
     head.clear();
@@ -649,7 +656,7 @@ asio::awaitable<void> HttpServer::Impl::Reject(SessionEntry& entry, Stream& stre
 // body is sent as is and ends with the connection. A failed body ends the connection without
 // the last chunk: the client sees a truncated transfer.
 template <class Stream>
-asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Stream& socket, HttpResponse response,
+asio::awaitable<HttpServer::Impl::StreamEnd> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Stream& socket, HttpResponse response,
                                                       unsigned version, bool keep_alive,
                                                       const std::string& request_id, bool head) {
   const bool chunked = version >= 11;
@@ -661,8 +668,9 @@ asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Strea
   boost::system::error_code ec;
   entry.ExpireAfter(options_.write_timeout);
   co_await http::async_write_header(socket, serializer, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec || entry.timed_out) co_return false;
-  if (head) co_return res.keep_alive();
+  if (ec || entry.timed_out) co_return StreamEnd::kFailed;
+  const StreamEnd whole = res.keep_alive() ? StreamEnd::kKeepAlive : StreamEnd::kClose;
+  if (head) co_return whole;
 
   std::string piece;
   std::size_t sent = 0;
@@ -672,7 +680,7 @@ asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Strea
     if (state == BodyPiece::kFailed) {
       spdlog::warn("response to request {} cut after {} bytes of its body: the body could not be completed",
                    request_id, sent);
-      co_return false;
+      co_return StreamEnd::kFailed;
     }
     if (piece.empty()) continue;  // an empty chunk would end the body
     const asio::const_buffer bytes(piece.data(), piece.size());
@@ -682,13 +690,13 @@ asio::awaitable<bool> HttpServer::Impl::WriteStreamed(SessionEntry& entry, Strea
     } else {
       co_await asio::async_write(socket, bytes, asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (ec || entry.timed_out) co_return false;
+    if (ec || entry.timed_out) co_return StreamEnd::kFailed;
     sent += piece.size();
   }
-  if (!chunked) co_return false;
+  if (!chunked) co_return StreamEnd::kClose;  // HTTP/1.0: the body ends with the connection
   entry.ExpireAfter(options_.write_timeout);
   co_await asio::async_write(socket, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec && !entry.timed_out && res.keep_alive();
+  co_return ec || entry.timed_out ? StreamEnd::kFailed : whole;
 }
 
 void HttpServer::Impl::Shutdown(std::chrono::milliseconds grace) {

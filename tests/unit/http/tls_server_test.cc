@@ -101,6 +101,22 @@ class TlsServerTest : public ::testing::Test {
   void Start(ServerOptions options) {
     auto server = HttpServer::Start(options, [](const HttpRequest& request) {
       HttpResponse response;
+      if (request.path == "/stream" || request.path == "/fail") {
+        // Two pieces; /fail fails instead of giving the second.
+        auto calls = std::make_shared<int>(0);
+        const bool fail = request.path == "/fail";
+        response.content_type = "text/plain";
+        response.producer = [calls, fail](std::string& out) {
+          if (++*calls == 1) {
+            out += "first,";
+            return BodyPiece::kMore;
+          }
+          if (fail) return BodyPiece::kFailed;
+          out += "second";
+          return BodyPiece::kLast;
+        };
+        return response;
+      }
       response.body = R"({"path":")" + request.path + R"("})";
       return response;
     });
@@ -136,6 +152,26 @@ class TlsServerTest : public ::testing::Test {
     return response;
   }
 
+  // An HTTP/1.0 request over a verified TLS connection; everything the server sent, and how the
+  // connection ended (eof: with close_notify).
+  std::pair<std::string, beast::error_code> Http10(const std::string& target) {
+    ssl::context context = ClientContext();
+    ssl::stream<tcp::socket> stream(client_ioc_, context);
+    stream.next_layer().connect(Endpoint());
+    stream.handshake(ssl::stream_base::client);
+    const std::string request = "GET " + target + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    asio::write(stream, asio::buffer(request));
+    std::string received;
+    beast::error_code ec;
+    for (;;) {
+      char chunk[4096];
+      const std::size_t n = stream.read_some(asio::buffer(chunk), ec);
+      received.append(chunk, n);
+      if (ec) break;
+    }
+    return {received, ec};
+  }
+
   std::filesystem::path dir_;
   TestCertificate certificate_;
   asio::io_context client_ioc_;
@@ -167,6 +203,21 @@ TEST_F(TlsServerTest, AnswersOverVerifiedTlsAndKeepsTheConnection) {
   beast::error_code ec;
   stream.read_some(asio::buffer(&byte, 1), ec);
   EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
+// HTTP/1.0 has no chunked encoding: a streamed body ends with the connection. Over TLS only
+// close_notify tells a whole body from a cut one, so it is sent after a whole body, never after a
+// failed one.
+TEST_F(TlsServerTest, AWholeHttp10StreamEndsWithCloseNotifyAndACutOneWithout) {
+  Start(Options());
+  const auto [whole, whole_end] = Http10("/stream");
+  EXPECT_NE(whole.find("\r\n\r\nfirst,second"), std::string::npos) << whole;
+  EXPECT_EQ(whole_end, asio::error::eof) << whole_end.message();
+
+  const auto [cut, cut_end] = Http10("/fail");
+  EXPECT_NE(cut.find("\r\n\r\nfirst,"), std::string::npos) << cut;
+  EXPECT_EQ(cut.find("second"), std::string::npos);
+  EXPECT_NE(cut_end, asio::error::eof) << "a cut body must not end like a whole one: " << cut_end.message();
 }
 
 TEST_F(TlsServerTest, AClientThatDoesNotTrustTheCertificateFailsTheHandshake) {
