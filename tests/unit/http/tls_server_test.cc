@@ -78,6 +78,19 @@ TestCertificate MakeCertificate(const std::filesystem::path& dir, const std::str
   return out;
 }
 
+// Everything `stream` gives until it ends, and how it ended (eof: a clean end; over TLS, with
+// close_notify).
+template <class Stream>
+std::pair<std::string, beast::error_code> ReadUntilClosed(Stream& stream) {
+  std::string received;
+  beast::error_code ec;
+  while (!ec) {
+    char chunk[4096];
+    received.append(chunk, stream.read_some(asio::buffer(chunk), ec));
+  }
+  return {received, ec};
+}
+
 class TlsServerTest : public ::testing::Test {
  protected:
   TlsServerTest() : dir_(std::filesystem::temp_directory_path() / NewId("tollgate_tls_test")) {
@@ -161,15 +174,7 @@ class TlsServerTest : public ::testing::Test {
     stream.handshake(ssl::stream_base::client);
     const std::string request = "GET " + target + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
     asio::write(stream, asio::buffer(request));
-    std::string received;
-    beast::error_code ec;
-    for (;;) {
-      char chunk[4096];
-      const std::size_t n = stream.read_some(asio::buffer(chunk), ec);
-      received.append(chunk, n);
-      if (ec) break;
-    }
-    return {received, ec};
+    return ReadUntilClosed(stream);
   }
 
   std::filesystem::path dir_;
@@ -237,14 +242,7 @@ TEST_F(TlsServerTest, PlainHttpOnATlsPortGetsNoHttpAnswer) {
   socket.connect(Endpoint());
   const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
   asio::write(socket, asio::buffer(request));
-  std::string received;
-  beast::error_code ec;
-  for (;;) {
-    char chunk[512];
-    const std::size_t n = socket.read_some(asio::buffer(chunk), ec);
-    if (ec) break;
-    received.append(chunk, n);
-  }
+  const std::string received = ReadUntilClosed(socket).first;
   EXPECT_EQ(received.find("HTTP/1."), std::string::npos) << received;
   EXPECT_EQ(received.find("path"), std::string::npos);
 }
